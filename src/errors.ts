@@ -1,0 +1,50 @@
+/** Error codes for problems a user can fix. Anything that is not a VenvToolsError is a bug. */
+export type ErrorCode =
+  | 'NOT_A_VENV'
+  | 'NOT_ABSOLUTE'
+  | 'REFUSED_ROOT'
+  | 'NO_OLD_PREFIX'
+  | 'AMBIGUOUS_OLD_PREFIX'
+  | 'UNREADABLE'
+  | 'WRITE_FAILED'
+  | 'LOCKED'
+  | 'JOURNAL'
+  | 'UNSUPPORTED'
+  | 'BAD_PYC'
+  | 'BAD_INPUT'
+  | 'REINIT';
+
+/** A problem the user can fix; its message names the file and the next step. */
+export class VenvToolsError extends Error {
+  readonly code: ErrorCode;
+  readonly path: string | undefined;
+  constructor(code: ErrorCode, message: string, path?: string) {
+    super(message);
+    this.name = 'VenvToolsError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+/**
+ * Thrown by a pure rewriter when its input cannot be rewritten (a corrupt pyc, an unknown
+ * magic, a path that cannot be expressed in the file's syntax). The planner turns it into a
+ * VenvToolsError that names the file, or into a planned removal where that is safe.
+ */
+export class RewriteError extends Error {
+  readonly reason: string;
+  constructor(reason: string, message: string) {
+    super(message);
+    this.name = 'RewriteError';
+    this.reason = reason;
+  }
+}
+
+/** The errno code of a Node fs error (`ENOENT`, `EACCES`, …), or undefined. */
+export function errnoOf(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}

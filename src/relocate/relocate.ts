@@ -1,0 +1,369 @@
+import { resolve as resolvePath } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fs } from '../fs.js';
+import { errnoOf, VenvToolsError } from '../errors.js';
+import { KIND_LETTER, type FileKind } from '../kinds.js';
+import {
+  bytesToUtf8,
+  fromBytes,
+  stripTrailingSlash,
+  toBytes,
+  utf8ToBytes,
+  type ByteString,
+  type Mapping,
+} from '../path-boundary.js';
+import { detectLayout, joinAsGiven, parsePyvenvCfg, type Layout } from '../scan/detect-layout.js';
+import { findOldPrefix, gatherEvidence, type Evidence } from '../scan/find-old-prefix.js';
+import { searchFiles } from '../scan/search-files.js';
+import { absPath, walkTree } from '../scan/walk-tree.js';
+import { applyJournal } from './apply-journal.js';
+import { JOURNAL_NAME, writeJournal, type JournalRecord } from './journal.js';
+import { acquireLock } from './lock.js';
+import { movedRoot, referencesUnder } from './moved-root.js';
+import { planRelocation, type Edit, type Plan, type Warning } from './plan-relocation.js';
+import { recoverJournal, type Recovery } from './recover-journal.js';
+
+export interface RelocateOptions {
+  /** The venv as the user gave it (echoed in messages). */
+  readonly path: string;
+  /** The new location; must be absolute. */
+  readonly to: string;
+  /** The old location, when the evidence cannot tell. */
+  readonly from?: string;
+  /** Extra mappings (`--map A=B`). */
+  readonly maps?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
+  readonly dryRun?: boolean;
+  /** Called with (phase, done, total) as files are processed; for a progress bar. */
+  readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+/** One changed file, for reports. */
+export interface Change {
+  readonly path: string;
+  readonly kind: FileKind;
+  readonly letter: string;
+  readonly op: Edit['op'];
+}
+
+export interface MappingReport {
+  readonly from: string;
+  readonly to: string;
+  readonly why: 'venv' | 'map' | 'moved-along' | 'moved-along-assumed';
+}
+
+export interface Timings {
+  walk: number;
+  search: number;
+  plan: number;
+  journal: number;
+  apply: number;
+  total: number;
+}
+
+/** Everything a relocation did or would do; the CLI's formatters render it. */
+export interface RelocationReport {
+  readonly path: string;
+  readonly root: string;
+  readonly status: 'updated' | 'up-to-date' | 'dry-run';
+  readonly old: string | undefined;
+  readonly new: string;
+  readonly layout: Layout;
+  readonly evidence: ReadonlyArray<{ file: string; source: Evidence['source']; location: string }>;
+  readonly mappings: readonly MappingReport[];
+  readonly recovered: Recovery;
+  readonly changes: readonly Change[];
+  readonly counts: Partial<Record<FileKind, number>>;
+  readonly binaries: ReadonlyArray<{ path: string; matches: number; format: string }>;
+  readonly warnings: readonly Warning[];
+  readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
+  readonly timings: Timings;
+}
+
+/** The result of `relocate`: the report, and the plan (for `--diff`). */
+export interface RelocationResult {
+  readonly report: RelocationReport;
+  readonly plan: Plan | undefined;
+}
+
+/** Check that a user-given path is absolute; the message is virtualenv-tools'. */
+export function requireAbsolute(p: string, flag = '--update-path'): void {
+  if (!p.startsWith('/')) {
+    throw new VenvToolsError('NOT_ABSOLUTE', `${flag} must be absolute: ${p}`, p);
+  }
+}
+
+/**
+ * The needle for the byte search: the longest head of a path made of characters that no
+ * escaping changes (JSON, Python repr, shell quotes, URL percent-encoding all keep
+ * `[A-Za-z0-9/_.~-]`). Any spelling of the path in any file then contains it.
+ */
+export function safeNeedle(p: ByteString): Buffer {
+  let i = 0;
+  while (i < p.length && /[A-Za-z0-9/_.~-]/.test(p[i] as string)) i++;
+  return toBytes(p.slice(0, Math.max(i, 1)));
+}
+
+function realOrSelf(p: Buffer): ByteString {
+  try {
+    return fromBytes(fs.realpathSync(p, { encoding: 'buffer' }) as unknown as Buffer);
+  } catch {
+    return fromBytes(p);
+  }
+}
+
+function exists(p: ByteString): boolean {
+  try {
+    fs.lstatSync(toBytes(p));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Resolve PATH, refuse `/`, and finish any interrupted run (the caller may hold the lock). */
+export function resolveVenvRoot(given: string): ByteString {
+  const abs = utf8ToBytes(resolvePath(given));
+  if (abs === '/' || realOrSelf(toBytes(abs)) === '/') {
+    throw new VenvToolsError('REFUSED_ROOT', `refusing to work on / (${given}): name the venv folder itself`, given);
+  }
+  return abs;
+}
+
+/** Read the files evidence comes from: bin/* regular files and pyvenv.cfg. */
+function readEvidence(root: ByteString, layout: Layout): Evidence[] {
+  const bin: Array<{ name: ByteString; bytes: Buffer }> = [];
+  const binAbs = `${root}/${layout.binDir}`;
+  const names = fs.readdirSync(toBytes(binAbs), { encoding: 'buffer' }) as unknown as Buffer[];
+  for (const nameBuf of names) {
+    const name = fromBytes(nameBuf);
+    const p = toBytes(`${binAbs}/${name}`);
+    let st;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      continue;
+    }
+    if (!st.isFile() || st.size > 4 << 20) continue;
+    try {
+      bin.push({ name, bytes: fs.readFileSync(p) });
+    } catch (err) {
+      const shown = bytesToUtf8(`${binAbs}/${name}`);
+      throw new VenvToolsError('UNREADABLE', `cannot read ${shown}: ${errnoOf(err) ?? ''}; fix its permissions and run again`, shown);
+    }
+  }
+  let cfg: Buffer | undefined;
+  let home: ByteString | undefined;
+  if (layout.hasPyvenvCfg) {
+    cfg = fs.readFileSync(toBytes(`${root}/pyvenv.cfg`));
+    home = parsePyvenvCfg(fromBytes(cfg)).get('home');
+  }
+  return gatherEvidence({ bin, pyvenvCfg: cfg, home });
+}
+
+function emptyTimings(): Timings {
+  return { walk: 0, search: 0, plan: 0, journal: 0, apply: 0, total: 0 };
+}
+
+/** Build journal records for the plan, with each file's times (and, for hard links, owner). */
+function journalRecords(root: ByteString, edits: readonly Edit[]): JournalRecord[] {
+  return edits.map((e): JournalRecord => {
+    if (e.op === 'symlink') return { op: 'symlink', rel: e.rel, target: e.target };
+    if (e.op === 'remove') return { op: 'remove', rel: e.rel };
+    const st = fs.lstatSync(absPath(root, e.rel));
+    if (st.nlink > 1) {
+      return {
+        op: 'replace',
+        rel: e.rel,
+        data: e.bytes,
+        mode: st.mode,
+        uid: st.uid,
+        gid: st.gid,
+        atimeMs: st.atimeMs,
+        mtimeMs: st.mtimeMs,
+      };
+    }
+    return { op: 'write', rel: e.rel, data: e.bytes, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+  });
+}
+
+/**
+ * Relocate a venv: scan -> plan -> journal -> apply (DESIGN.md). All or nothing: until the
+ * journal is committed nothing is touched; after, the next run finishes it.
+ */
+export function relocate(opts: RelocateOptions): RelocationResult {
+  const t0 = performance.now();
+  const timings = emptyTimings();
+  requireAbsolute(opts.to);
+  const target = stripTrailingSlash(utf8ToBytes(opts.to));
+  const root = resolveVenvRoot(opts.path);
+  const shownPath = opts.path;
+
+  const release = opts.dryRun ? () => undefined : acquireLock(root);
+  try {
+    const recovered = opts.dryRun ? ({ state: 'none', files: 0 } as Recovery) : recoverJournal(root);
+    const layout = detectLayout(opts.path, bytesToUtf8(root));
+    const evidence = readEvidence(root, layout);
+    let old: ByteString;
+    if (opts.from !== undefined) {
+      requireAbsolute(opts.from, '--from');
+      old = stripTrailingSlash(utf8ToBytes(opts.from));
+    } else {
+      const found = findOldPrefix(evidence, target, shownPath);
+      if (found.state === 'up-to-date') {
+        timings.total = performance.now() - t0;
+        return { report: baseReport('up-to-date', undefined), plan: undefined };
+      }
+      old = found.old;
+    }
+    if (old === target) {
+      timings.total = performance.now() - t0;
+      return { report: baseReport('up-to-date', undefined), plan: undefined };
+    }
+
+    const venvMapping: Mapping = { from: old, to: target };
+    const explicit: Mapping[] = (opts.maps ?? []).map((m) => {
+      requireAbsolute(m.from, '--map');
+      requireAbsolute(m.to, '--map');
+      return { from: stripTrailingSlash(utf8ToBytes(m.from)), to: stripTrailingSlash(utf8ToBytes(m.to)) };
+    });
+    const mappingReports: MappingReport[] = [
+      { from: bytesToUtf8(old), to: bytesToUtf8(target), why: 'venv' },
+      ...explicit.map((m) => ({ from: bytesToUtf8(m.from), to: bytesToUtf8(m.to), why: 'map' as const })),
+    ];
+    const warnings: Warning[] = [];
+    const mappings: Mapping[] = [venvMapping, ...explicit];
+    const root2 = movedRoot(old, target);
+    // Relocated ahead of its move: the venv still sits at OLD and NEW does not exist yet, so
+    // counterparts cannot be checked; assume the whole moved root goes along (virtualenv-tools' flow).
+    const ahead = root2 !== undefined && realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) && !exists(target);
+    if (root2 !== undefined && ahead) {
+      mappings.push(root2);
+      mappingReports.push({ from: bytesToUtf8(root2.from), to: bytesToUtf8(root2.to), why: 'moved-along-assumed' });
+      warnings.push({
+        code: 'ASSUMED_MOVED_ALONG',
+        message: `${bytesToUtf8(target)} does not exist yet: references under ${bytesToUtf8(root2.from)} were mapped to ${bytesToUtf8(root2.to)}, assuming that folder moves along with the venv`,
+      });
+    }
+
+    // Scan: walk, then read each file once and keep those that hold a needle.
+    let t = performance.now();
+    const entries = walkTree(root);
+    timings.walk = performance.now() - t;
+    t = performance.now();
+    const needleSet = new Set<ByteString>();
+    for (const m of [...mappings, ...(root2 ? [root2] : [])]) needleSet.add(fromBytes(safeNeedle(m.from)));
+    const needles = [...needleSet].map(toBytes);
+    const isRecord = (rel: ByteString) => rel.endsWith('.dist-info/RECORD');
+    const search = searchFiles(root, entries, needles, isRecord);
+    const symlinks: Array<{ rel: ByteString; target: ByteString }> = [];
+    const files = new Set<ByteString>();
+    let dirs = 0;
+    for (const e of entries) {
+      if (e.type === 'file') files.add(e.rel);
+      else if (e.type === 'dir') dirs++;
+      else if (e.type === 'symlink') {
+        try {
+          symlinks.push({ rel: e.rel, target: fromBytes(fs.readlinkSync(absPath(root, e.rel), { encoding: 'buffer' }) as unknown as Buffer) });
+        } catch {
+          // vanished since the walk
+        }
+      }
+    }
+    // Sources that moved along (after the move): map each referenced path whose counterpart exists.
+    if (root2 !== undefined && !ahead) {
+      const refs = new Set<ByteString>();
+      for (const h of search.hits) for (const r of referencesUnder(fromBytes(h.bytes), root2, mappings)) refs.add(r);
+      for (const l of symlinks) for (const r of referencesUnder(l.target, root2, mappings)) refs.add(r);
+      const left: ByteString[] = [];
+      for (const ref of [...refs].sort()) {
+        const counterpart = root2.to + ref.slice(root2.from.length);
+        if (exists(counterpart)) {
+          mappings.push({ from: ref, to: counterpart });
+          mappingReports.push({ from: bytesToUtf8(ref), to: bytesToUtf8(counterpart), why: 'moved-along' });
+        } else {
+          left.push(ref);
+        }
+      }
+      for (const ref of left) {
+        warnings.push({
+          code: 'OUTSIDE_REFERENCE',
+          message: `${bytesToUtf8(ref)} is outside the venv and ${bytesToUtf8(root2.to + ref.slice(root2.from.length))} does not exist: left as it is (use --map to map it)`,
+          path: bytesToUtf8(ref),
+        });
+      }
+    }
+    timings.search = performance.now() - t;
+
+    t = performance.now();
+    const plan = planRelocation({
+      layout,
+      mappings,
+      hits: search.hits,
+      records: search.kept,
+      symlinks,
+      files,
+      readFile: (rel) => fs.readFileSync(absPath(root, rel)),
+    });
+    warnings.push(...plan.warnings);
+    timings.plan = performance.now() - t;
+
+    const stats = { files: search.filesRead, bytes: search.bytesRead, symlinks: symlinks.length, dirs };
+    if (!opts.dryRun && plan.edits.length > 0) {
+      t = performance.now();
+      const records = journalRecords(root, plan.edits);
+      writeJournal(
+        root,
+        {
+          old: bytesToUtf8(old),
+          new: bytesToUtf8(target),
+          pid: process.pid,
+          created: new Date().toISOString(),
+          command: 'relocate',
+        },
+        records,
+      );
+      timings.journal = performance.now() - t;
+      t = performance.now();
+      applyJournal(root, records, (done) => opts.onProgress?.('apply', done, records.length));
+      fs.unlinkSync(toBytes(`${root}/${JOURNAL_NAME}`));
+      timings.apply = performance.now() - t;
+    }
+    timings.total = performance.now() - t0;
+    const counts: Partial<Record<FileKind, number>> = {};
+    for (const e of plan.edits) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
+    const report: RelocationReport = {
+      ...baseReport(opts.dryRun ? 'dry-run' : 'updated', old),
+      mappings: mappingReports,
+      changes: plan.edits.map((e) => ({ path: bytesToUtf8(e.rel), kind: e.kind, letter: KIND_LETTER[e.kind], op: e.op })),
+      counts,
+      binaries: plan.binaries.map((b) => ({ path: bytesToUtf8(b.rel), matches: b.matches, format: b.format })),
+      warnings,
+      stats,
+    };
+    return { report, plan };
+
+    function baseReport(status: RelocationReport['status'], oldPath: ByteString | undefined): RelocationReport {
+      return {
+        path: shownPath,
+        root: bytesToUtf8(root),
+        status,
+        old: oldPath === undefined ? undefined : bytesToUtf8(oldPath),
+        new: bytesToUtf8(target),
+        layout,
+        evidence: evidence.map((e) => ({ file: bytesToUtf8(e.file), source: e.source, location: bytesToUtf8(e.location) })),
+        mappings: [],
+        recovered,
+        changes: [],
+        counts: {},
+        binaries: [],
+        warnings: [],
+        stats: { files: 0, bytes: 0, symlinks: 0, dirs: 0 },
+        timings,
+      };
+    }
+  } finally {
+    release();
+  }
+}
+
+export { joinAsGiven };

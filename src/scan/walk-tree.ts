@@ -1,0 +1,63 @@
+import type { Dirent } from 'node:fs';
+import { fs } from '../fs.js';
+import { errnoOf, VenvToolsError } from '../errors.js';
+import { fromBytes, toBytes, bytesToUtf8, type ByteString } from '../path-boundary.js';
+
+/** What a directory entry is. Only `file` is ever opened; `other` (FIFO, socket, device) never. */
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+/** One entry of the venv tree; `rel` is its path below the root as a byte string. */
+export interface TreeEntry {
+  readonly rel: ByteString;
+  readonly type: EntryType;
+}
+
+/** Names at the venv root that belong to venv-tools itself and are never scanned. */
+export const OWN_FILES: ReadonlySet<string> = new Set(['.venv-tools.lock', '.venv-tools.journal']);
+
+function typeOf(d: Dirent<Buffer>): EntryType {
+  if (d.isFile()) return 'file';
+  if (d.isDirectory()) return 'dir';
+  if (d.isSymbolicLink()) return 'symlink';
+  return 'other';
+}
+
+/** Absolute path of an entry, as a Buffer so that non-UTF-8 names survive. */
+export function absPath(rootAbs: ByteString, rel: ByteString): Buffer {
+  return toBytes(rel === '' ? rootAbs : `${rootAbs}/${rel}`);
+}
+
+/**
+ * List every entry below `rootAbs` (a byte string), depth first, without following symlinks.
+ * Names are read as bytes (fast-glob cannot return non-UTF-8 names, which a venv may hold).
+ */
+export function walkTree(rootAbs: ByteString): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  const stack: ByteString[] = [''];
+  while (stack.length > 0) {
+    const dirRel = stack.pop() as ByteString;
+    let dirents: Dirent<Buffer>[];
+    try {
+      dirents = fs.readdirSync(absPath(rootAbs, dirRel), {
+        withFileTypes: true,
+        encoding: 'buffer',
+      }) as unknown as Dirent<Buffer>[];
+    } catch (err) {
+      const shown = bytesToUtf8(dirRel === '' ? rootAbs : `${rootAbs}/${dirRel}`);
+      throw new VenvToolsError(
+        'UNREADABLE',
+        `cannot list ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions (e.g. chmod u+rx) and run again`,
+        shown,
+      );
+    }
+    for (const d of dirents) {
+      const name = fromBytes(d.name as unknown as Buffer);
+      const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+      if (dirRel === '' && OWN_FILES.has(name)) continue;
+      const type = typeOf(d);
+      out.push({ rel, type });
+      if (type === 'dir') stack.push(rel);
+    }
+  }
+  return out;
+}

@@ -13,18 +13,17 @@ const keep = process.argv.includes('--keep');
 const python = process.env.PYTHON ?? 'python3';
 
 function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.error) throw r.error;
-  return r;
+  return spawnSync(cmd, args, { encoding: 'utf8', ...opts });
 }
 
 function step(title) {
-  process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`);
+  const bold = process.stdout.isTTY && !process.env.NO_COLOR;
+  process.stdout.write(bold ? `\n\x1b[1m== ${title}\x1b[0m\n` : `\n== ${title}\n`);
 }
 
 function must(r, what) {
-  if (r.status !== 0) {
-    process.stderr.write(`${what} failed (exit ${r.status}):\n${r.stdout}${r.stderr}`);
+  if (r.error || r.status !== 0) {
+    process.stderr.write(`${what} failed (${r.error ? r.error.message : `exit ${r.status}`}):\n${r.stdout}${r.stderr}`);
     process.exit(1);
   }
   return r;
@@ -73,11 +72,11 @@ renameSync(build, release);
 const moved = join(release, 'venv');
 const broken = run(join(moved, 'bin', 'hello-demo'), []);
 process.stdout.write(
-  `Before relocation, ${join(moved, 'bin', 'hello-demo')} ${broken.status === 0 ? 'still ran?!' : 'fails: ' + (broken.error?.code ?? broken.stderr.trim() ?? 'bad interpreter')}\n`,
+  `Before relocation, bin/hello-demo ${broken.status === 0 && !broken.error ? 'still ran?!' : `fails: ${broken.error ? `${broken.error.code} (its #! names the old, gone interpreter)` : broken.stderr.trim()}`}\n`,
 );
 
-step(`venv-tools --update-path auto ${moved} --verbose`);
-const rel = run(process.execPath, [cli, '--update-path', 'auto', moved, '--verbose']);
+step(`venv-tools relocate ${moved} --to ${moved}`);
+const rel = run(process.execPath, [cli, 'relocate', moved, '--to', moved]);
 process.stdout.write(rel.stdout);
 process.stderr.write(rel.stderr);
 must(rel, 'venv-tools');

@@ -7,6 +7,7 @@ import { resolve as resolvePath } from 'node:path';
 import { Chalk } from 'chalk';
 import { parseCli, UsageError, type CliRequest } from '../src/cli-args.js';
 import { VenvToolsError } from '../src/errors.js';
+import { installFaultsFromEnv } from '../src/fs-faults.js';
 import { formatRelocation, formatWarnings, NO_PAINT, type Paint } from '../src/format-report.js';
 import { joinAsGiven, relocate, requireAbsolute } from '../src/relocate/relocate.js';
 import { formatReinit } from '../src/reinit/format-reinit.js';
@@ -130,4 +131,5 @@ function main(argv: readonly string[]): number {
   }
 }
 
+installFaultsFromEnv();
 process.exitCode = main(process.argv.slice(2));

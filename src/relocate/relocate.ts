@@ -21,7 +21,7 @@ import { JOURNAL_NAME, writeJournal, type JournalRecord } from './journal.js';
 import { acquireLock } from './lock.js';
 import { movedRoot, referencesUnder } from './moved-root.js';
 import { planRelocation, type Edit, type Plan, type Warning } from './plan-relocation.js';
-import { recoverJournal, type Recovery } from './recover-journal.js';
+import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
 
 export interface RelocateOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -198,10 +198,20 @@ export function relocate(opts: RelocateOptions): RelocationResult {
   const root = resolveVenvRoot(opts.path);
   const shownPath = opts.path;
 
+  // Check the venv's shape before taking the lock, so nothing is written into a folder that is
+  // not a venv. The folders checked are never touched by a relocation, so a torn run cannot
+  // change the verdict.
+  const layout = detectLayout(opts.path, bytesToUtf8(root));
   const release = opts.dryRun ? () => undefined : acquireLock(root);
   try {
+    if (opts.dryRun && hasJournal(root)) {
+      throw new VenvToolsError(
+        'JOURNAL',
+        `${shownPath} holds the journal of an interrupted run (${JOURNAL_NAME}); a dry run cannot plan on a half-written venv. Run venv-tools without --dry-run to finish it first.`,
+        shownPath,
+      );
+    }
     const recovered = opts.dryRun ? ({ state: 'none', files: 0 } as Recovery) : recoverJournal(root);
-    const layout = detectLayout(opts.path, bytesToUtf8(root));
     const evidence = readEvidence(root, layout);
     let old: ByteString;
     if (opts.from !== undefined) {

@@ -1,0 +1,80 @@
+/**
+ * The CPython interpreters (3.6 and later) on this machine: pyenv's versions, and every
+ * `python3.X` on PATH, in /usr/bin and in /usr/local/bin. One entry per distinct executable
+ * (after resolving symlinks), oldest version first.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { readdirSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One interpreter. */
+export interface Python {
+  /** Minor version, "3.11". */
+  readonly version: string;
+  /** Full version, "3.11.7". */
+  readonly full: string;
+  /** The executable, as found (not resolved). */
+  readonly exe: string;
+}
+
+let found: Python[] | undefined;
+
+function list(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function candidates(): string[] {
+  const out: string[] = [];
+  const pyenv = process.env.PYENV_ROOT ?? join(process.env.HOME ?? '/root', '.pyenv');
+  for (const v of list(join(pyenv, 'versions')))
+    out.push(join(pyenv, 'versions', v, 'bin', 'python3'));
+  const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'];
+  for (const dir of dirs) {
+    // pyenv's shims are scripts that pick a version by the current directory: skip them.
+    if (dir === '' || dir.includes('/shims')) continue;
+    for (const name of list(dir)) if (/^python3\.\d+$/.test(name)) out.push(join(dir, name));
+  }
+  return out;
+}
+
+/** Every CPython >= 3.6 on this machine, one per distinct executable, oldest first. */
+export function findPythons(): Python[] {
+  if (found !== undefined) return found;
+  const seen = new Set<string>();
+  const pythons: Python[] = [];
+  for (const exe of candidates()) {
+    let real: string;
+    try {
+      real = realpathSync(exe);
+    } catch {
+      continue;
+    }
+    if (seen.has(real)) continue;
+    seen.add(real);
+    let answer: string;
+    try {
+      answer = execFileSync(
+        exe,
+        ['-c', 'import sys; print(sys.implementation.name, "%d.%d.%d" % sys.version_info[:3])'],
+        { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+    } catch {
+      continue;
+    }
+    const m = /^cpython (3\.(\d+))\.\d+\s*$/.exec(answer);
+    if (m === null || Number(m[2]) < 6) continue;
+    pythons.push({ version: m[1]!, full: answer.trim().split(' ')[1]!, exe });
+  }
+  const key = (p: Python): number[] => p.full.split('.').map(Number);
+  pythons.sort((a, b) => {
+    const [x, y] = [key(a), key(b)];
+    return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]! || a.exe.localeCompare(b.exe);
+  });
+  found = pythons;
+  return pythons;
+}

@@ -15,6 +15,12 @@ export type ByteString = string;
 export interface Mapping {
   readonly from: ByteString;
   readonly to: ByteString;
+  /**
+   * A conditional mapping ("sources that moved along"): given the rest of the referenced path
+   * after `from` (as the rewriter decoded it: unescaped, percent-decoded), says whether this
+   * occurrence maps. Absent: every occurrence maps.
+   */
+  readonly accept?: (rest: ByteString) => boolean;
 }
 
 /** A match of a mapping's `from` in a byte string. */
@@ -68,6 +74,21 @@ export function isWholePathAt(s: string, start: number, end: number): boolean {
 }
 
 /**
+ * The rest of the path that continues at `end` (name bytes and `/`), without trailing `/` or `.`
+ * (prose: "see /build/app/src."). This is what a conditional mapping's `accept` judges.
+ */
+export function pathRestAt(s: string, end: number): ByteString {
+  let j = end;
+  while (j < s.length && (isNameByte(s.charCodeAt(j)) || s.charCodeAt(j) === 0x2f)) j++;
+  while (j > end && (s[j - 1] === '/' || s[j - 1] === '.')) j--;
+  return s.slice(end, j);
+}
+
+function accepted(s: string, end: number, mapping: Mapping): boolean {
+  return mapping.accept === undefined || mapping.accept(pathRestAt(s, end));
+}
+
+/**
  * Every whole-path match of any mapping's `from` in `s`, left to right, not overlapping.
  * Where two mappings match at one place the longer `from` wins (so a venv inside a moved root
  * maps by the venv's own mapping).
@@ -79,7 +100,7 @@ export function findPathMatches(s: string, mappings: readonly Mapping[]): PathMa
     if (from.length === 0) continue;
     let i = s.indexOf(from);
     while (i !== -1) {
-      if (isWholePathAt(s, i, i + from.length)) {
+      if (isWholePathAt(s, i, i + from.length) && accepted(s, i + from.length, mapping)) {
         found.push({ start: i, end: i + from.length, mapping });
       }
       i = s.indexOf(from, i + 1);
@@ -100,10 +121,11 @@ export function findPathMatches(s: string, mappings: readonly Mapping[]): PathMa
 
 /** True when `s` holds a whole-path match of any mapping. Cheap pre-check for rewriters. */
 export function holdsAnyPath(s: string, mappings: readonly Mapping[]): boolean {
-  for (const { from } of mappings) {
+  for (const mapping of mappings) {
+    const { from } = mapping;
     let i = s.indexOf(from);
     while (i !== -1) {
-      if (isWholePathAt(s, i, i + from.length)) return true;
+      if (isWholePathAt(s, i, i + from.length) && accepted(s, i + from.length, mapping)) return true;
       i = s.indexOf(from, i + 1);
     }
   }

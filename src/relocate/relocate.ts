@@ -19,7 +19,7 @@ import { absPath, walkTree } from '../scan/walk-tree.js';
 import { applyJournal } from './apply-journal.js';
 import { JOURNAL_NAME, writeJournal, type JournalRecord } from './journal.js';
 import { acquireLock } from './lock.js';
-import { movedRoot, referencesUnder } from './moved-root.js';
+import { movedRoot } from './moved-root.js';
 import { planRelocation, type Edit, type Plan, type Warning } from './plan-relocation.js';
 import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
 
@@ -243,9 +243,28 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const warnings: Warning[] = [];
     const mappings: Mapping[] = [venvMapping, ...explicit];
     const root2 = movedRoot(old, target);
+    // Sources that moved along (after the move): a reference under the old root maps when its
+    // counterpart under the new root exists. Each rewriter asks, with the path as it decoded it.
+    const counterparts = new Map<ByteString, boolean>();
     // Relocated ahead of its move: the venv still sits at OLD and NEW does not exist yet, so
     // counterparts cannot be checked; assume the whole moved root goes along (virtualenv-tools' flow).
     const ahead = root2 !== undefined && realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) && !exists(target);
+    if (root2 !== undefined && !ahead) {
+      mappings.push({
+        ...root2,
+        accept: (rest) => {
+          // Inside the venv itself: the venv's own (longer) mapping takes it.
+          const whole = root2.from + rest;
+          if (whole === old || whole.startsWith(`${old}/`)) return false;
+          let ok = counterparts.get(rest);
+          if (ok === undefined) {
+            ok = exists(root2.to + rest);
+            counterparts.set(rest, ok);
+          }
+          return ok;
+        },
+      });
+    }
     if (root2 !== undefined && ahead) {
       mappings.push(root2);
       mappingReports.push({ from: bytesToUtf8(root2.from), to: bytesToUtf8(root2.to), why: 'moved-along-assumed' });
@@ -279,29 +298,6 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         }
       }
     }
-    // Sources that moved along (after the move): map each referenced path whose counterpart exists.
-    if (root2 !== undefined && !ahead) {
-      const refs = new Set<ByteString>();
-      for (const h of search.hits) for (const r of referencesUnder(fromBytes(h.bytes), root2, mappings)) refs.add(r);
-      for (const l of symlinks) for (const r of referencesUnder(l.target, root2, mappings)) refs.add(r);
-      const left: ByteString[] = [];
-      for (const ref of [...refs].sort()) {
-        const counterpart = root2.to + ref.slice(root2.from.length);
-        if (exists(counterpart)) {
-          mappings.push({ from: ref, to: counterpart });
-          mappingReports.push({ from: bytesToUtf8(ref), to: bytesToUtf8(counterpart), why: 'moved-along' });
-        } else {
-          left.push(ref);
-        }
-      }
-      for (const ref of left) {
-        warnings.push({
-          code: 'OUTSIDE_REFERENCE',
-          message: `${bytesToUtf8(ref)} is outside the venv and ${bytesToUtf8(root2.to + ref.slice(root2.from.length))} does not exist: left as it is (use --map to map it)`,
-          path: bytesToUtf8(ref),
-        });
-      }
-    }
     timings.search = performance.now() - t;
 
     t = performance.now();
@@ -314,6 +310,19 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       files,
       readFile: (rel) => fs.readFileSync(absPath(root, rel)),
     });
+    for (const [rest, ok] of [...counterparts].sort()) {
+      const from = bytesToUtf8((root2 as Mapping).from + rest);
+      const to = bytesToUtf8((root2 as Mapping).to + rest);
+      if (ok) {
+        mappingReports.push({ from, to, why: 'moved-along' });
+      } else {
+        warnings.push({
+          code: 'OUTSIDE_REFERENCE',
+          message: `${from} is outside the venv and ${to} does not exist: left as it is (use --map to map it)`,
+          path: from,
+        });
+      }
+    }
     warnings.push(...plan.warnings);
     timings.plan = performance.now() - t;
 

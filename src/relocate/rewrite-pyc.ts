@@ -51,7 +51,7 @@ function prepare(mappings: readonly Mapping[]): Prepared {
     // (surrogateescape), and a new one must be written that way too.
     const py = mappings
       .filter((m) => m.from.length > 0)
-      .map((m) => ({ from: fileNameToPyStr(m.from), to: fileNameToPyStr(m.to) }));
+      .map((m) => ({ ...m, from: fileNameToPyStr(m.from), to: fileNameToPyStr(m.to) }));
     p = { mappings: py, needles: py.map((m) => Buffer.from(m.from, 'latin1')) };
     preparedCache.set(mappings, p);
   }

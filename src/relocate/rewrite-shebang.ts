@@ -10,6 +10,7 @@ import {
   type Mapping,
   fromBytes,
   isWholePathAt,
+  pathRestAt,
   replacePaths,
   toBytes,
 } from '../path-boundary.js';
@@ -115,11 +116,12 @@ function widenInterpreter(
 ): { interpreter: string; rest: string } {
   if (sb.form !== 'simple') return sb;
   const line = sb.interpreter + sb.rest;
-  for (const { from } of mappings) {
+  for (const { from, accept } of mappings) {
     if (
       from.length > sb.interpreter.length &&
       line.startsWith(from) &&
-      isWholePathAt(line, 0, from.length)
+      isWholePathAt(line, 0, from.length) &&
+      (accept === undefined || accept(pathRestAt(line, from.length)))
     ) {
       let end = from.length;
       while (end < line.length && line[end] !== ' ' && line[end] !== '\t') end++;

@@ -27,7 +27,10 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): number {
   if (req.reinitialize) {
     // virtualenv-tools has no --reinitialize message to copy; stdout stays reserved for its own.
-    const report = reinitialize({ path: req.path, ...(req.python === undefined ? {} : { python: req.python }) });
+    const report = reinitialize({
+      path: req.path,
+      ...(req.python === undefined ? {} : { python: req.python }),
+    });
     for (const w of report.warnings) err(`warning: ${w.message}`);
     for (const l of formatReinit(report, paintFor(process.stderr))) err(l);
     if (report.check !== null && !report.check.ok) return 1;
@@ -42,7 +45,8 @@ function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): number {
       out(`Already up-to-date: ${req.path} (${report.new})`);
       return 0;
     }
-    if (req.verbose) for (const c of report.changes) out(`${c.letter} ${joinAsGiven(req.path, c.path)}`);
+    if (req.verbose)
+      for (const c of report.changes) out(`${c.letter} ${joinAsGiven(req.path, c.path)}`);
     out(`Updated: ${req.path} (${report.old} -> ${report.new})`);
     return 0;
   } catch (e) {
@@ -86,7 +90,8 @@ function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): number {
   if (req.json) {
     out(JSON.stringify(report, null, 2));
   } else {
-    for (const w of report.warnings) err(`${paintFor(process.stderr).yellow('warning:')} ${w.message}`);
+    for (const w of report.warnings)
+      err(`${paintFor(process.stderr).yellow('warning:')} ${w.message}`);
     for (const l of formatReinit(report, paintFor(process.stdout))) out(l);
   }
   return report.check === null || report.check.ok ? 0 : 1;

@@ -23,7 +23,9 @@ function step(title) {
 
 function must(r, what) {
   if (r.error || r.status !== 0) {
-    process.stderr.write(`${what} failed (${r.error ? r.error.message : `exit ${r.status}`}):\n${r.stdout}${r.stderr}`);
+    process.stderr.write(
+      `${what} failed (${r.error ? r.error.message : `exit ${r.status}`}):\n${r.stdout}${r.stderr}`,
+    );
     process.exit(1);
   }
   return r;
@@ -60,7 +62,16 @@ with zipfile.ZipFile(out + '/hello_demo-1.0-py3-none-any.whl', 'w') as z:
 `;
 must(run(python, ['-c', makeWheel, wheels]), 'making the demo wheel');
 must(
-  run(join(venv, 'bin', 'python'), ['-m', 'pip', 'install', '-q', '--no-index', '--find-links', wheels, 'hello-demo']),
+  run(join(venv, 'bin', 'python'), [
+    '-m',
+    'pip',
+    'install',
+    '-q',
+    '--no-index',
+    '--find-links',
+    wheels,
+    'hello-demo',
+  ]),
   'pip install',
 );
 process.stdout.write(must(run(join(venv, 'bin', 'hello-demo'), []), 'hello-demo').stdout);
@@ -82,8 +93,13 @@ process.stderr.write(rel.stderr);
 must(rel, 'venv-tools');
 
 step('Run the script from its new place');
-process.stdout.write(must(run(join(moved, 'bin', 'hello-demo'), []), 'hello-demo after relocation').stdout);
-const prefix = must(run(join(moved, 'bin', 'python'), ['-c', 'import sys; print(sys.prefix)']), 'python').stdout.trim();
+process.stdout.write(
+  must(run(join(moved, 'bin', 'hello-demo'), []), 'hello-demo after relocation').stdout,
+);
+const prefix = must(
+  run(join(moved, 'bin', 'python'), ['-c', 'import sys; print(sys.prefix)']),
+  'python',
+).stdout.trim();
 process.stdout.write(`bin/python reports sys.prefix = ${prefix}\n`);
 if (prefix !== moved) {
   process.stderr.write(`expected ${moved}\n`);

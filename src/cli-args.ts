@@ -52,7 +52,8 @@ const PARSER_CONFIG = {
 export function isCompatArgv(argv: readonly string[]): boolean {
   for (const a of argv) {
     if (a === '--') break;
-    if (a === '--update-path' || a.startsWith('--update-path=') || a === '--reinitialize') return true;
+    if (a === '--update-path' || a.startsWith('--update-path=') || a === '--reinitialize')
+      return true;
   }
   return false;
 }
@@ -71,7 +72,9 @@ function parseMap(s: string): { from: string; to: string } {
 
 function onePath(positionals: readonly unknown[], what: string): string {
   if (positionals.length > 1) {
-    throw new UsageError(`${what} takes one venv PATH, got ${positionals.length}: ${positionals.join(' ')}`);
+    throw new UsageError(
+      `${what} takes one venv PATH, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   }
   return positionals.length === 0 ? '.' : String(positionals[0]);
 }
@@ -95,42 +98,108 @@ function compatParser(argv: readonly string[]): Argv {
         'virtualenv-tools compatible mode: PATH (default ".") is the venv.',
     )
     .command('$0 [path]', false, (y) => y.positional('path', { type: 'string', default: '.' }))
-    .option('update-path', { type: 'string', describe: 'Rewrite every path in the venv for the new location NEW (absolute), or "auto" for the absolute path of PATH' })
-    .option('reinitialize', { type: 'boolean', default: false, describe: "Re-point the venv's interpreter at this machine's python3.X" })
+    .option('update-path', {
+      type: 'string',
+      describe:
+        'Rewrite every path in the venv for the new location NEW (absolute), or "auto" for the absolute path of PATH',
+    })
+    .option('reinitialize', {
+      type: 'boolean',
+      default: false,
+      describe: "Re-point the venv's interpreter at this machine's python3.X",
+    })
     .option('python', { type: 'string', describe: 'With --reinitialize: the interpreter to use' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'Print one line per changed file (S script, B pyc, P .pth, F finder, A activate, …)' })
-    .example('venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv', 'relocate after unpacking')
-    .example('venv-tools --update-path auto ./venv --verbose', 'relocate to where it stands, listing files');
+    .option('verbose', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'Print one line per changed file (S script, B pyc, P .pth, F finder, A activate, …)',
+    })
+    .example(
+      'venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv',
+      'relocate after unpacking',
+    )
+    .example(
+      'venv-tools --update-path auto ./venv --verbose',
+      'relocate to where it stands, listing files',
+    );
 }
 
 function commandParser(argv: readonly string[]): Argv {
-  const pathArg = (y: Argv) => y.positional('path', { type: 'string', default: '.', describe: 'The venv (default: .)' });
+  const pathArg = (y: Argv) =>
+    y.positional('path', { type: 'string', default: '.', describe: 'The venv (default: .)' });
   const jsonOpt = { type: 'boolean', default: false, describe: 'Print one JSON document' } as const;
   return base(argv)
     .usage(
       'venv-tools <command> [PATH] [options]\n\nRelocate a built Python virtual environment to a new path, and re-point its interpreter.\n' +
         'virtualenv-tools compatible: venv-tools --update-path NEW|auto [--verbose] [PATH]',
     )
-    .command('relocate [path]', 'Rewrite every reference to the old location for the new one', (y) =>
-      pathArg(y)
-        .option('to', { type: 'string', demandOption: true, describe: 'The new location (absolute)' })
-        .option('from', { type: 'string', describe: 'The old location, when the venv cannot tell' })
-        .option('map', { type: 'string', array: true, default: [], describe: 'Also map OLD=NEW (repeatable), e.g. an editable source tree' })
-        .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
-        .option('json', jsonOpt)
-        .option('verbose', { type: 'boolean', default: false, describe: 'List every changed file' })
-        .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate ./venv for /srv/app/abc/venv')
-        .example('venv-tools relocate . --to /srv/app/abc/venv --dry-run', 'show what would change')
-        .example('venv-tools relocate ./venv --to /srv/new/venv --map /build/src=/srv/new/src', 'map an editable source too'),
+    .command(
+      'relocate [path]',
+      'Rewrite every reference to the old location for the new one',
+      (y) =>
+        pathArg(y)
+          .option('to', {
+            type: 'string',
+            demandOption: true,
+            describe: 'The new location (absolute)',
+          })
+          .option('from', {
+            type: 'string',
+            describe: 'The old location, when the venv cannot tell',
+          })
+          .option('map', {
+            type: 'string',
+            array: true,
+            default: [],
+            describe: 'Also map OLD=NEW (repeatable), e.g. an editable source tree',
+          })
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print the plan and change nothing',
+          })
+          .option('json', jsonOpt)
+          .option('verbose', {
+            type: 'boolean',
+            default: false,
+            describe: 'List every changed file',
+          })
+          .example(
+            'venv-tools relocate ./venv --to /srv/app/abc/venv',
+            'relocate ./venv for /srv/app/abc/venv',
+          )
+          .example(
+            'venv-tools relocate . --to /srv/app/abc/venv --dry-run',
+            'show what would change',
+          )
+          .example(
+            'venv-tools relocate ./venv --to /srv/new/venv --map /build/src=/srv/new/src',
+            'map an editable source too',
+          ),
     )
     .command('reinit [path]', "Re-point the venv's interpreter at this machine's python3.X", (y) =>
       pathArg(y)
-        .option('python', { type: 'string', describe: 'The interpreter to use (default: the first python3.X on PATH)' })
-        .option('force', { type: 'boolean', default: false, describe: 'Allow a different minor version' })
-        .option('dry-run', { type: 'boolean', default: false, describe: 'Print the plan and change nothing' })
+        .option('python', {
+          type: 'string',
+          describe: 'The interpreter to use (default: the first python3.X on PATH)',
+        })
+        .option('force', {
+          type: 'boolean',
+          default: false,
+          describe: 'Allow a different minor version',
+        })
+        .option('dry-run', {
+          type: 'boolean',
+          default: false,
+          describe: 'Print the plan and change nothing',
+        })
         .option('json', jsonOpt)
         .example('venv-tools reinit ./venv', 'use the first python3.X on PATH')
-        .example('venv-tools reinit ./venv --python /usr/bin/python3.11', "use Debian's python3.11"),
+        .example(
+          'venv-tools reinit ./venv --python /usr/bin/python3.11',
+          "use Debian's python3.11",
+        ),
     )
     .demandCommand(1, 'Name a command, or use --update-path (see --help)')
     .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate')
@@ -166,10 +235,20 @@ export function parseCli(argv: readonly string[]): CliRequest {
     const path = onePath(args._.length > 0 ? args._ : [args.path ?? '.'], 'venv-tools');
     const updatePath = last(args.updatePath);
     const reinitialize = args.reinitialize === true;
-    if (argv.some((a) => a === '--update-path' || a.startsWith('--update-path=')) && (updatePath === undefined || updatePath === '')) {
+    if (
+      argv.some((a) => a === '--update-path' || a.startsWith('--update-path=')) &&
+      (updatePath === undefined || updatePath === '')
+    ) {
       throw new UsageError('--update-path needs a value: NEW or auto');
     }
-    return { mode: 'compat', path, updatePath, reinitialize, python: last(args.python), verbose: args.verbose === true };
+    return {
+      mode: 'compat',
+      path,
+      updatePath,
+      reinitialize,
+      python: last(args.python),
+      verbose: args.verbose === true,
+    };
   }
   const { args, output } = run(commandParser(argv), argv);
   if (output !== '') return { mode: 'output', text: output };

@@ -10,7 +10,13 @@ export interface Paint {
   readonly red: (s: string) => string;
 }
 
-export const NO_PAINT: Paint = { bold: (s) => s, dim: (s) => s, green: (s) => s, yellow: (s) => s, red: (s) => s };
+export const NO_PAINT: Paint = {
+  bold: (s) => s,
+  dim: (s) => s,
+  green: (s) => s,
+  yellow: (s) => s,
+  red: (s) => s,
+};
 
 const KIND_NAMES: Record<FileKind, string> = {
   shebang: 'script',
@@ -30,7 +36,9 @@ const KIND_NAMES: Record<FileKind, string> = {
 
 /** "30 script, 5 activate, 2 RECORD" from per-kind counts. */
 export function formatCounts(counts: Partial<Record<FileKind, number>>): string {
-  const parts = ALL_KINDS.filter((k) => (counts[k] ?? 0) > 0).map((k) => `${counts[k]} ${KIND_NAMES[k]}`);
+  const parts = ALL_KINDS.filter((k) => (counts[k] ?? 0) > 0).map(
+    (k) => `${counts[k]} ${KIND_NAMES[k]}`,
+  );
   return parts.length === 0 ? 'nothing' : parts.join(', ');
 }
 
@@ -46,7 +54,11 @@ function mb(bytes: number): string {
 export function formatRelocation(r: RelocationReport, paint: Paint = NO_PAINT): string[] {
   const lines: string[] = [];
   if (r.recovered.state === 'completed') {
-    lines.push(paint.yellow(`Finished an interrupted relocation first (${r.recovered.files} files from its journal).`));
+    lines.push(
+      paint.yellow(
+        `Finished an interrupted relocation first (${r.recovered.files} files from its journal).`,
+      ),
+    );
   }
   if (r.status === 'up-to-date') {
     lines.push(`${paint.green('Already up-to-date:')} ${r.path} (${r.new})`);

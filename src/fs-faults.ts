@@ -46,7 +46,9 @@ export function installFaults(spec: string): void {
         r.skip--;
         continue;
       }
-      const err = new Error(`${r.errno}: injected fault, ${call} '${where}'`) as NodeJS.ErrnoException;
+      const err = new Error(
+        `${r.errno}: injected fault, ${call} '${where}'`,
+      ) as NodeJS.ErrnoException;
       err.code = r.errno;
       throw err;
     }

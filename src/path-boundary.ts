@@ -125,7 +125,8 @@ export function holdsAnyPath(s: string, mappings: readonly Mapping[]): boolean {
     const { from } = mapping;
     let i = s.indexOf(from);
     while (i !== -1) {
-      if (isWholePathAt(s, i, i + from.length) && accepted(s, i + from.length, mapping)) return true;
+      if (isWholePathAt(s, i, i + from.length) && accepted(s, i + from.length, mapping))
+        return true;
       i = s.indexOf(from, i + 1);
     }
   }

@@ -17,8 +17,13 @@ function makeVenv(label: string): { top: string; venv: string } {
   const venv = path.join(top, 'build', 'app', 'venv');
   const r = spawnSync(python!.exe, ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`venv failed: ${r.stderr}`);
-  fs.writeFileSync(path.join(venv, 'bin', 'tool'), `#!${venv}/bin/python -E\nprint("tool ok")\n`, { mode: 0o755 });
-  fs.writeFileSync(path.join(venv, 'lib', `python${python!.version}`, 'site-packages', 'app.pth'), `${top}/build/app/src\n`);
+  fs.writeFileSync(path.join(venv, 'bin', 'tool'), `#!${venv}/bin/python -E\nprint("tool ok")\n`, {
+    mode: 0o755,
+  });
+  fs.writeFileSync(
+    path.join(venv, 'lib', `python${python!.version}`, 'site-packages', 'app.pth'),
+    `${top}/build/app/src\n`,
+  );
   fs.mkdirSync(path.join(top, 'build', 'app', 'src'));
   return { top, venv };
 }
@@ -31,7 +36,7 @@ function movedVenv(label: string): { top: string; old: string; venv: string } {
   return { top, old, venv: path.join(top, 'srv', 'app', 'r1', 'venv') };
 }
 
-test('--update-path prints virtualenv-tools\' Updated line on stdout and nothing else', (t) => {
+test("--update-path prints virtualenv-tools' Updated line on stdout and nothing else", (t) => {
   t.log(`python ${python.full} (${python.exe})`);
   const { old, venv } = movedVenv('updated');
   const r = cli(['--update-path', venv, venv]);
@@ -39,7 +44,13 @@ test('--update-path prints virtualenv-tools\' Updated line on stdout and nothing
   t.is(r.stdout, `Updated: ${venv} (${old} -> ${venv})\n`);
   const run = spawnSync(path.join(venv, 'bin', 'tool'), { encoding: 'utf8' });
   t.is(run.stdout, 'tool ok\n');
-  t.is(fs.readFileSync(path.join(venv, 'lib', `python${python.version}`, 'site-packages', 'app.pth'), 'utf8'), `${path.dirname(venv)}/src\n`);
+  t.is(
+    fs.readFileSync(
+      path.join(venv, 'lib', `python${python.version}`, 'site-packages', 'app.pth'),
+      'utf8',
+    ),
+    `${path.dirname(venv)}/src\n`,
+  );
 });
 
 test('a second run prints Already up-to-date and changes no byte', (t) => {
@@ -59,7 +70,7 @@ test('--update-path auto uses the absolute path of PATH, echoed as given', (t) =
   t.is(r.stdout, `Updated: srv/app/r1/venv (${old} -> ${venv})\n`);
 });
 
-test('--verbose prints one line per changed file with virtualenv-tools\' letters before Updated', (t) => {
+test("--verbose prints one line per changed file with virtualenv-tools' letters before Updated", (t) => {
   const { venv } = movedVenv('verbose');
   const r = cli(['--update-path', venv, '--verbose', venv]);
   t.is(r.status, 0, r.stderr);
@@ -103,9 +114,10 @@ test('a relative --update-path is refused on stdout with exit 1, before the venv
   t.is(r.stdout, '--update-path must be absolute: srv/x\n');
 });
 
-test('a folder that is not a venv is named piece by piece, in virtualenv-tools\' order', (t) => {
+test("a folder that is not a venv is named piece by piece, in virtualenv-tools' order", (t) => {
   const d = freshDir('notvenv');
-  const msg = (p: string, what: string, x: string) => `${p} is not a virtualenv: not a ${what}: ${x}\n`;
+  const msg = (p: string, what: string, x: string) =>
+    `${p} is not a virtualenv: not a ${what}: ${x}\n`;
   const check = (expected: string) => {
     const before = snapshotTree(d);
     const r = cli(['--update-path', '/srv/x', d]);
@@ -130,7 +142,8 @@ test('a folder that is not a venv is named piece by piece, in virtualenv-tools\'
 
 test('a venv without activate scripts is still a venv when it has pyvenv.cfg', (t) => {
   const { venv } = movedVenv('noactivate');
-  for (const f of fs.readdirSync(path.join(venv, 'bin'))) if (f.toLowerCase().startsWith('activate')) fs.rmSync(path.join(venv, 'bin', f));
+  for (const f of fs.readdirSync(path.join(venv, 'bin')))
+    if (f.toLowerCase().startsWith('activate')) fs.rmSync(path.join(venv, 'bin', f));
   const r = cli(['--update-path', venv, venv]);
   t.is(r.status, 0, r.stdout + r.stderr);
   t.regex(r.stdout, /^Updated: /);
@@ -145,7 +158,9 @@ test('/ is refused', (t) => {
 test('an unreadable file inside the venv fails naming it, and nothing changes', (t) => {
   const { venv } = movedVenv('unreadable');
   const before = snapshotTree(venv);
-  const r = cli(['--update-path', venv, venv], { env: { VENV_TOOLS_FAULTS: 'openSync:EACCES:site-packages/app.pth' } });
+  const r = cli(['--update-path', venv, venv], {
+    env: { VENV_TOOLS_FAULTS: 'openSync:EACCES:site-packages/app.pth' },
+  });
   t.is(r.status, 1);
   t.regex(r.stderr, /cannot read .*app\.pth: EACCES/);
   t.regex(r.stderr, /run again/);
@@ -154,8 +169,12 @@ test('an unreadable file inside the venv fails naming it, and nothing changes', 
 
 test('no evidence of the old location fails with a message suggesting --from; --from then works', (t) => {
   const { old, venv } = movedVenv('noevidence');
-  for (const f of fs.readdirSync(path.join(venv, 'bin'))) if (f.startsWith('activate') || f === 'tool') fs.rmSync(path.join(venv, 'bin', f));
-  fs.writeFileSync(path.join(venv, 'pyvenv.cfg'), fs.readFileSync(path.join(venv, 'pyvenv.cfg'), 'utf8').replace(/^command.*\n/m, ''));
+  for (const f of fs.readdirSync(path.join(venv, 'bin')))
+    if (f.startsWith('activate') || f === 'tool') fs.rmSync(path.join(venv, 'bin', f));
+  fs.writeFileSync(
+    path.join(venv, 'pyvenv.cfg'),
+    fs.readFileSync(path.join(venv, 'pyvenv.cfg'), 'utf8').replace(/^command.*\n/m, ''),
+  );
   const r = cli(['--update-path', venv, venv]);
   t.is(r.status, 1);
   t.regex(r.stderr, /--from/);
@@ -166,7 +185,9 @@ test('no evidence of the old location fails with a message suggesting --from; --
 
 test('two different old locations fail and list both', (t) => {
   const { venv } = movedVenv('ambiguous');
-  fs.writeFileSync(path.join(venv, 'bin', 'other'), '#!/elsewhere/venv/bin/python\n', { mode: 0o755 });
+  fs.writeFileSync(path.join(venv, 'bin', 'other'), '#!/elsewhere/venv/bin/python\n', {
+    mode: 0o755,
+  });
   const r = cli(['--update-path', venv, venv]);
   t.is(r.status, 1);
   t.regex(r.stderr, /\/elsewhere\/venv/);
@@ -203,7 +224,7 @@ test('files keep inode, mode and mtime; a hard-linked file is replaced so the ot
   t.not(fs.statSync(cfgPath).ino, fs.statSync(outside).ino);
 });
 
-test('a second run while one holds the lock is refused with the holder\'s pid; a stale lock is taken over', async (t) => {
+test("a second run while one holds the lock is refused with the holder's pid; a stale lock is taken over", async (t) => {
   const { venv } = movedVenv('lock');
   const sleeper = spawn('sleep', ['30']);
   t.teardown(() => sleeper.kill());

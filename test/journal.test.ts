@@ -2,12 +2,38 @@ import test from 'ava';
 import { mkdtempSync, readFileSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JOURNAL_NAME, parseJournal, writeJournal, type JournalRecord } from '../src/relocate/journal.js';
+import {
+  JOURNAL_NAME,
+  parseJournal,
+  writeJournal,
+  type JournalRecord,
+} from '../src/relocate/journal.js';
 
-const header = { old: '/a', new: '/b', pid: 1, created: '2026-01-01T00:00:00Z', command: 'relocate' };
+const header = {
+  old: '/a',
+  new: '/b',
+  pid: 1,
+  created: '2026-01-01T00:00:00Z',
+  command: 'relocate',
+};
 const records: JournalRecord[] = [
-  { op: 'write', rel: 'bin/x', data: Buffer.from('#!/b/bin/python\n'), atimeMs: 1000.5, mtimeMs: 2000.25 },
-  { op: 'replace', rel: 'lib/\xff name', data: Buffer.alloc(3, 7), mode: 0o100644, uid: 0, gid: 0, atimeMs: 1, mtimeMs: 2 },
+  {
+    op: 'write',
+    rel: 'bin/x',
+    data: Buffer.from('#!/b/bin/python\n'),
+    atimeMs: 1000.5,
+    mtimeMs: 2000.25,
+  },
+  {
+    op: 'replace',
+    rel: 'lib/\xff name',
+    data: Buffer.alloc(3, 7),
+    mode: 0o100644,
+    uid: 0,
+    gid: 0,
+    atimeMs: 1,
+    mtimeMs: 2,
+  },
   { op: 'symlink', rel: 'lib64', target: '/b/lib' },
   { op: 'remove', rel: 'x/__pycache__/m.cpython-311.pyc' },
 ];

@@ -648,7 +648,6 @@ const NO_PAIR =
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'dist', 'bin', 'venv-tools.js');
 
-
 const KIT: WheelSpec = {
   name: 'vt-reinit-kit',
   version: '1.0',

@@ -2,7 +2,15 @@ import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASIC, EGG_LINK } from './fixtures/venvs/recipes.js';
-import { copyVenv, movedTo, virtualenvCanSeed, type BuiltVenv, type Creator, type PythonExe, type VenvRecipe } from './helpers/build-venv.js';
+import {
+  copyVenv,
+  movedTo,
+  virtualenvCanSeed,
+  type BuiltVenv,
+  type Creator,
+  type PythonExe,
+  type VenvRecipe,
+} from './helpers/build-venv.js';
 import { checkRelocated, checksFor } from './helpers/check-relocated.js';
 import { cli, diffSnapshots, snapshotTree } from './helpers/cli.js';
 import { findPythons } from './helpers/pythons.js';
@@ -22,13 +30,21 @@ const virtualenvPython = seedable.find((p) => p.exe.startsWith('/usr/bin/')) ?? 
 
 const targets: Array<{ python: PythonExe; creator: Creator; recipe: VenvRecipe }> = [
   ...pythons.map((python) => ({ python, creator: 'venv' as const, recipe: BASIC })),
-  ...(virtualenvPython === undefined ? [] : [{ python: virtualenvPython, creator: 'virtualenv' as const, recipe: BASIC }]),
-  ...(pythons[0] === undefined ? [] : [{ python: pythons[0], creator: 'venv' as const, recipe: EGG_LINK }]),
+  ...(virtualenvPython === undefined
+    ? []
+    : [{ python: virtualenvPython, creator: 'virtualenv' as const, recipe: BASIC }]),
+  ...(pythons[0] === undefined
+    ? []
+    : [{ python: pythons[0], creator: 'venv' as const, recipe: EGG_LINK }]),
 ];
 
 test('the machine has Pythons to build venvs with', (t) => {
   t.log(`CPython: ${pythons.map((p) => `${p.full} (${p.exe})`).join(', ')}`);
-  t.log(virtualenvPython === undefined ? 'virtualenv: none can seed offline' : `virtualenv: with Python ${virtualenvPython.full}`);
+  t.log(
+    virtualenvPython === undefined
+      ? 'virtualenv: none can seed offline'
+      : `virtualenv: with Python ${virtualenvPython.full}`,
+  );
   t.true(pythons.length > 0);
 });
 
@@ -40,14 +56,22 @@ async function moveApp(v: BuiltVenv, app: string): Promise<BuiltVenv> {
 }
 
 /** Relocate with --update-path, then run every check against the previous place. */
-async function relocateAndCheck(t: import('ava').ExecutionContext, before: BuiltVenv, after: BuiltVenv, what: string): Promise<void> {
+async function relocateAndCheck(
+  t: import('ava').ExecutionContext,
+  before: BuiltVenv,
+  after: BuiltVenv,
+  what: string,
+): Promise<void> {
   const r = cli(['--update-path', after.dir, after.dir]);
   t.is(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
   t.is(r.stdout, `Updated: ${after.dir} (${before.dir} -> ${after.dir})\n`, what);
   const problems = await checkRelocated(after.dir, {
     ...checksFor(after),
     oldPath: before.dir,
-    otherOldPaths: before.editable && after.editable && before.editable.srcDir !== after.editable.srcDir ? [before.editable.srcDir] : [],
+    otherOldPaths:
+      before.editable && after.editable && before.editable.srcDir !== after.editable.srcDir
+        ? [before.editable.srcDir]
+        : [],
     log: (l) => t.log(`${what}: ${l}`),
   });
   t.deepEqual(problems, [], `${what}: ${problems.join('\n')}`);
@@ -57,10 +81,18 @@ for (const { python, creator, recipe } of targets) {
   const maker = creator === 'venv' ? 'python -m venv' : 'virtualenv';
   test(`relocates the ${recipe.name} venv made by ${maker} with Python ${python.full} through long, quoted and look-alike paths`, async (t) => {
     const v0 = await copyVenv(recipe, python, { creator });
-    t.log(`Python ${python.full} (${python.exe}), ${maker}, editable ${v0.editable?.mode ?? 'none'}`);
+    t.log(
+      `Python ${python.full} (${python.exe}), ${maker}, editable ${v0.editable?.mode ?? 'none'}`,
+    );
 
     // The copy sits at a new place, its files still naming the build place (which is gone).
-    const built: BuiltVenv = { ...v0, dir: v0.builtAt, ...(v0.editable ? { editable: { ...v0.editable, srcDir: path.join(path.dirname(v0.builtAt), 'src') } } : {}) };
+    const built: BuiltVenv = {
+      ...v0,
+      dir: v0.builtAt,
+      ...(v0.editable
+        ? { editable: { ...v0.editable, srcDir: path.join(path.dirname(v0.builtAt), 'src') } }
+        : {}),
+    };
     await relocateAndCheck(t, built, v0, 'first relocation');
 
     const top = freshDir('e2e');
@@ -78,7 +110,7 @@ for (const { python, creator, recipe } of targets) {
     t.deepEqual(diffSnapshots(before, snapshotTree(v2.dir)), [], 'a second run changes no byte');
 
     const v3 = await moveApp(v2, path.join(top, `it's "quoted" $HOME \`x\``, 'app'));
-    await relocateAndCheck(t, v2, v3, "quotes and $");
+    await relocateAndCheck(t, v2, v3, 'quotes and $');
 
     // OLD + "-2": only the venv folder moves; its editable source stays beside it.
     const v4: BuiltVenv = { ...v3, dir: `${v3.dir}-2` };
@@ -86,12 +118,17 @@ for (const { python, creator, recipe } of targets) {
     await relocateAndCheck(t, v3, v4, 'OLD-2');
 
     // Finally, pip still manages the relocated venv.
-    const problems = await checkRelocated(v4.dir, { ...checksFor(v4), oldPath: v3.dir, otherOldPaths: [], uninstall: 'vt-demo' });
+    const problems = await checkRelocated(v4.dir, {
+      ...checksFor(v4),
+      oldPath: v3.dir,
+      otherOldPaths: [],
+      uninstall: 'vt-demo',
+    });
     t.deepEqual(problems, [], problems.join('\n'));
   });
 }
 
-test('relocating ahead of the move maps the source beside the venv too (virtualenv-tools\' own flow)', async (t) => {
+test("relocating ahead of the move maps the source beside the venv too (virtualenv-tools' own flow)", async (t) => {
   const py = pythons.at(-1);
   if (py === undefined) return t.fail('no Python');
   const v = await copyVenv(BASIC, py);
@@ -101,11 +138,19 @@ test('relocating ahead of the move maps the source beside the venv too (virtuale
   const target = movedTo(v, future);
   const r = cli(['relocate', v.dir, '--to', target.dir, '--json']);
   t.is(r.status, 0, r.stderr);
-  const doc = JSON.parse(r.stdout) as { warnings: Array<{ code: string }>; mappings: Array<{ why: string }> };
+  const doc = JSON.parse(r.stdout) as {
+    warnings: Array<{ code: string }>;
+    mappings: Array<{ why: string }>;
+  };
   t.true(doc.warnings.some((w) => w.code === 'ASSUMED_MOVED_ALONG'));
   t.true(doc.mappings.some((m) => m.why === 'moved-along-assumed'));
   const moved = await moveApp(v, future);
-  const problems = await checkRelocated(moved.dir, { ...checksFor(moved), oldPath: v.dir, otherOldPaths: [v.editable?.srcDir ?? '/nonexistent'], log: (l) => t.log(l) });
+  const problems = await checkRelocated(moved.dir, {
+    ...checksFor(moved),
+    oldPath: v.dir,
+    otherOldPaths: [v.editable?.srcDir ?? '/nonexistent'],
+    log: (l) => t.log(l),
+  });
   t.deepEqual(problems, [], problems.join('\n'));
 });
 

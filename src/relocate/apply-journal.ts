@@ -50,7 +50,14 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
     }
     case 'replace': {
       const tmp = toBytes(tmpName(path));
-      const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
+      const fd = fs.openSync(
+        tmp,
+        fs.constants.O_WRONLY |
+          fs.constants.O_CREAT |
+          fs.constants.O_TRUNC |
+          fs.constants.O_NOFOLLOW,
+        0o600,
+      );
       try {
         writeAll(fd, r.data);
         try {
@@ -91,7 +98,11 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
 function checkRel(rel: ByteString): void {
   const parts = rel.split('/');
   if (rel === '' || rel.startsWith('/') || parts.some((p) => p === '..' || p === '' || p === '.')) {
-    throw new VenvToolsError('JOURNAL', `refusing journal entry outside the venv: ${bytesToUtf8(rel)}`, bytesToUtf8(rel));
+    throw new VenvToolsError(
+      'JOURNAL',
+      `refusing journal entry outside the venv: ${bytesToUtf8(rel)}`,
+      bytesToUtf8(rel),
+    );
   }
 }
 

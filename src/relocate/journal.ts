@@ -72,7 +72,15 @@ function encodeRecord(r: JournalRecord): Buffer[] {
       parts.push(f64(r.atimeMs), f64(r.mtimeMs), f64(r.data.length), r.data);
       break;
     case 'replace':
-      parts.push(u32(r.mode), u32(r.uid), u32(r.gid), f64(r.atimeMs), f64(r.mtimeMs), f64(r.data.length), r.data);
+      parts.push(
+        u32(r.mode),
+        u32(r.uid),
+        u32(r.gid),
+        f64(r.atimeMs),
+        f64(r.mtimeMs),
+        f64(r.data.length),
+        r.data,
+      );
       break;
     case 'symlink': {
       const t = toBytes(r.target);
@@ -100,12 +108,20 @@ function journalError(path: string, action: string, err: unknown, next: string):
  * Write the journal and its committing footer. On any failure the partial journal is removed
  * and a VenvToolsError names it; nothing in the venv has been touched at that point.
  */
-export function writeJournal(rootAbs: ByteString, header: JournalHeader, records: readonly JournalRecord[]): void {
+export function writeJournal(
+  rootAbs: ByteString,
+  header: JournalHeader,
+  records: readonly JournalRecord[],
+): void {
   const pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
   const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
   let fd: number | undefined;
   try {
-    fd = fs.openSync(pathBuf, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
+    fd = fs.openSync(
+      pathBuf,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
     const headerJson = Buffer.from(JSON.stringify(header), 'utf8');
     let body = 0;
     let crc = 0;
@@ -137,7 +153,12 @@ export function writeJournal(rootAbs: ByteString, header: JournalHeader, records
     } catch {
       // nothing to remove
     }
-    throw journalError(shown, 'write', err, 'nothing was changed; free space or fix permissions in the venv and run again');
+    throw journalError(
+      shown,
+      'write',
+      err,
+      'nothing was changed; free space or fix permissions in the venv and run again',
+    );
   }
 }
 
@@ -149,7 +170,10 @@ export interface ReadJournal {
 
 class Reader {
   pos = 0;
-  constructor(readonly buf: Buffer, readonly end: number) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly end: number,
+  ) {}
   need(n: number): void {
     if (n < 0 || this.pos + n > this.end) throw new Error('truncated record');
   }

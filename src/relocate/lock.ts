@@ -15,7 +15,11 @@ function pidAlive(pid: number): boolean {
 
 function tryCreate(p: Buffer): boolean {
   try {
-    const fd = fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+    const fd = fs.openSync(
+      p,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      0o644,
+    );
     try {
       fs.writeSync(fd, `${process.pid}\n`);
     } finally {
@@ -76,5 +80,9 @@ export function acquireLock(rootAbs: ByteString): () => void {
       // someone else took it over first
     }
   }
-  throw new VenvToolsError('LOCKED', `could not take the lock ${shown}: another run keeps taking it. Try again.`, shown);
+  throw new VenvToolsError(
+    'LOCKED',
+    `could not take the lock ${shown}: another run keeps taking it. Try again.`,
+    shown,
+  );
 }

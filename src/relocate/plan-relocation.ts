@@ -38,15 +38,16 @@ export type Edit =
       readonly target: ByteString;
       readonly before: ByteString;
     }
-  | { readonly op: 'remove'; readonly rel: ByteString; readonly kind: 'pyc-removed'; readonly reason: string };
+  | {
+      readonly op: 'remove';
+      readonly rel: ByteString;
+      readonly kind: 'pyc-removed';
+      readonly reason: string;
+    };
 
 /** A warning with a stable code. */
 export interface Warning {
-  readonly code:
-    | 'PYC_REMOVED'
-    | 'BINARY_NOT_EDITED'
-    | 'OUTSIDE_REFERENCE'
-    | 'ASSUMED_MOVED_ALONG';
+  readonly code: 'PYC_REMOVED' | 'BINARY_NOT_EDITED' | 'OUTSIDE_REFERENCE' | 'ASSUMED_MOVED_ALONG';
   readonly message: string;
   readonly path?: string;
 }
@@ -80,14 +81,21 @@ export interface Plan {
   readonly warnings: Warning[];
 }
 
-function rewriteBySyntax(syntax: Syntax, rel: ByteString, bytes: Buffer, mappings: readonly Mapping[]): Buffer | undefined {
+function rewriteBySyntax(
+  syntax: Syntax,
+  rel: ByteString,
+  bytes: Buffer,
+  mappings: readonly Mapping[],
+): Buffer | undefined {
   const ctx = { mappings };
   switch (syntax) {
     case 'shebang':
       return rewriteShebang(bytes, ctx);
     case 'activate': {
       const flavor = activateFlavor(posix.basename(rel));
-      return flavor === undefined ? rewriteText(bytes, mappings) : rewriteActivate(bytes, { mappings, flavor });
+      return flavor === undefined
+        ? rewriteText(bytes, mappings)
+        : rewriteActivate(bytes, { mappings, flavor });
     }
     case 'python':
       return rewritePythonSource(bytes, ctx);
@@ -134,7 +142,11 @@ function failRewrite(rel: ByteString, err: RewriteError): VenvToolsError {
 }
 
 /** RECORD rows are relative to the folder holding the .dist-info (site-packages). */
-function recordTarget(recordRel: ByteString, listed: ByteString, newRoot: ByteString): ByteString | undefined {
+function recordTarget(
+  recordRel: ByteString,
+  listed: ByteString,
+  newRoot: ByteString,
+): ByteString | undefined {
   let rel: string;
   if (listed.startsWith('/')) {
     if (!listed.startsWith(`${newRoot}/`)) return undefined;
@@ -189,7 +201,11 @@ export function planRelocation(input: PlanInput): Plan {
   for (const h of pycHits) pycs.set(h.rel, h.bytes);
   if (written.size > 0) {
     for (const rel of input.files) {
-      if ((rel.endsWith('.pyc') || rel.endsWith('.pyo')) && !pycs.has(rel) && written.has(sourceOfPyc(rel))) {
+      if (
+        (rel.endsWith('.pyc') || rel.endsWith('.pyo')) &&
+        !pycs.has(rel) &&
+        written.has(sourceOfPyc(rel))
+      ) {
         pycs.set(rel, input.readFile(rel));
       }
     }

@@ -38,7 +38,12 @@ export function recoverJournal(rootAbs: ByteString): Recovery {
   }
   applyJournal(rootAbs, journal.records);
   fs.unlinkSync(p);
-  return { state: 'completed', files: journal.records.length, old: journal.header.old, new: journal.header.new };
+  return {
+    state: 'completed',
+    files: journal.records.length,
+    old: journal.header.old,
+    new: journal.header.new,
+  };
 }
 
 /** True when a journal file sits in the venv (committed or not). */

@@ -124,7 +124,11 @@ function exists(p: ByteString): boolean {
 export function resolveVenvRoot(given: string): ByteString {
   const abs = utf8ToBytes(resolvePath(given));
   if (abs === '/' || realOrSelf(toBytes(abs)) === '/') {
-    throw new VenvToolsError('REFUSED_ROOT', `refusing to work on / (${given}): name the venv folder itself`, given);
+    throw new VenvToolsError(
+      'REFUSED_ROOT',
+      `refusing to work on / (${given}): name the venv folder itself`,
+      given,
+    );
   }
   return abs;
 }
@@ -148,7 +152,11 @@ function readEvidence(root: ByteString, layout: Layout): Evidence[] {
       bin.push({ name, bytes: fs.readFileSync(p) });
     } catch (err) {
       const shown = bytesToUtf8(`${binAbs}/${name}`);
-      throw new VenvToolsError('UNREADABLE', `cannot read ${shown}: ${errnoOf(err) ?? ''}; fix its permissions and run again`, shown);
+      throw new VenvToolsError(
+        'UNREADABLE',
+        `cannot read ${shown}: ${errnoOf(err) ?? ''}; fix its permissions and run again`,
+        shown,
+      );
     }
   }
   let cfg: Buffer | undefined;
@@ -211,7 +219,9 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         shownPath,
       );
     }
-    const recovered = opts.dryRun ? ({ state: 'none', files: 0 } as Recovery) : recoverJournal(root);
+    const recovered = opts.dryRun
+      ? ({ state: 'none', files: 0 } as Recovery)
+      : recoverJournal(root);
     const evidence = readEvidence(root, layout);
     let old: ByteString;
     if (opts.from !== undefined) {
@@ -234,11 +244,18 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const explicit: Mapping[] = (opts.maps ?? []).map((m) => {
       requireAbsolute(m.from, '--map');
       requireAbsolute(m.to, '--map');
-      return { from: stripTrailingSlash(utf8ToBytes(m.from)), to: stripTrailingSlash(utf8ToBytes(m.to)) };
+      return {
+        from: stripTrailingSlash(utf8ToBytes(m.from)),
+        to: stripTrailingSlash(utf8ToBytes(m.to)),
+      };
     });
     const mappingReports: MappingReport[] = [
       { from: bytesToUtf8(old), to: bytesToUtf8(target), why: 'venv' },
-      ...explicit.map((m) => ({ from: bytesToUtf8(m.from), to: bytesToUtf8(m.to), why: 'map' as const })),
+      ...explicit.map((m) => ({
+        from: bytesToUtf8(m.from),
+        to: bytesToUtf8(m.to),
+        why: 'map' as const,
+      })),
     ];
     const warnings: Warning[] = [];
     const mappings: Mapping[] = [venvMapping, ...explicit];
@@ -248,7 +265,10 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const counterparts = new Map<ByteString, boolean>();
     // Relocated ahead of its move: the venv still sits at OLD and NEW does not exist yet, so
     // counterparts cannot be checked; assume the whole moved root goes along (virtualenv-tools' flow).
-    const ahead = root2 !== undefined && realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) && !exists(target);
+    const ahead =
+      root2 !== undefined &&
+      realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) &&
+      !exists(target);
     if (root2 !== undefined && !ahead) {
       mappings.push({
         ...root2,
@@ -267,7 +287,11 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     }
     if (root2 !== undefined && ahead) {
       mappings.push(root2);
-      mappingReports.push({ from: bytesToUtf8(root2.from), to: bytesToUtf8(root2.to), why: 'moved-along-assumed' });
+      mappingReports.push({
+        from: bytesToUtf8(root2.from),
+        to: bytesToUtf8(root2.to),
+        why: 'moved-along-assumed',
+      });
       warnings.push({
         code: 'ASSUMED_MOVED_ALONG',
         message: `${bytesToUtf8(target)} does not exist yet: references under ${bytesToUtf8(root2.from)} were mapped to ${bytesToUtf8(root2.to)}, assuming that folder moves along with the venv`,
@@ -280,7 +304,8 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     timings.walk = performance.now() - t;
     t = performance.now();
     const needleSet = new Set<ByteString>();
-    for (const m of [...mappings, ...(root2 ? [root2] : [])]) needleSet.add(fromBytes(safeNeedle(m.from)));
+    for (const m of [...mappings, ...(root2 ? [root2] : [])])
+      needleSet.add(fromBytes(safeNeedle(m.from)));
     const needles = [...needleSet].map(toBytes);
     const isRecord = (rel: ByteString) => rel.endsWith('.dist-info/RECORD');
     const search = searchFiles(root, entries, needles, isRecord);
@@ -292,7 +317,12 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       else if (e.type === 'dir') dirs++;
       else if (e.type === 'symlink') {
         try {
-          symlinks.push({ rel: e.rel, target: fromBytes(fs.readlinkSync(absPath(root, e.rel), { encoding: 'buffer' }) as unknown as Buffer) });
+          symlinks.push({
+            rel: e.rel,
+            target: fromBytes(
+              fs.readlinkSync(absPath(root, e.rel), { encoding: 'buffer' }) as unknown as Buffer,
+            ),
+          });
         } catch {
           // vanished since the walk
         }
@@ -326,7 +356,12 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     warnings.push(...plan.warnings);
     timings.plan = performance.now() - t;
 
-    const stats = { files: search.filesRead, bytes: search.bytesRead, symlinks: symlinks.length, dirs };
+    const stats = {
+      files: search.filesRead,
+      bytes: search.bytesRead,
+      symlinks: symlinks.length,
+      dirs,
+    };
     if (!opts.dryRun && plan.edits.length > 0) {
       t = performance.now();
       const records = journalRecords(root, plan.edits);
@@ -353,15 +388,27 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const report: RelocationReport = {
       ...baseReport(opts.dryRun ? 'dry-run' : 'updated', old),
       mappings: mappingReports,
-      changes: plan.edits.map((e) => ({ path: bytesToUtf8(e.rel), kind: e.kind, letter: KIND_LETTER[e.kind], op: e.op })),
+      changes: plan.edits.map((e) => ({
+        path: bytesToUtf8(e.rel),
+        kind: e.kind,
+        letter: KIND_LETTER[e.kind],
+        op: e.op,
+      })),
       counts,
-      binaries: plan.binaries.map((b) => ({ path: bytesToUtf8(b.rel), matches: b.matches, format: b.format })),
+      binaries: plan.binaries.map((b) => ({
+        path: bytesToUtf8(b.rel),
+        matches: b.matches,
+        format: b.format,
+      })),
       warnings,
       stats,
     };
     return { report, plan };
 
-    function baseReport(status: RelocationReport['status'], oldPath: ByteString | undefined): RelocationReport {
+    function baseReport(
+      status: RelocationReport['status'],
+      oldPath: ByteString | undefined,
+    ): RelocationReport {
       return {
         path: shownPath,
         root: bytesToUtf8(root),
@@ -369,7 +416,11 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         old: oldPath === undefined ? undefined : bytesToUtf8(oldPath),
         new: bytesToUtf8(target),
         layout,
-        evidence: evidence.map((e) => ({ file: bytesToUtf8(e.file), source: e.source, location: bytesToUtf8(e.location) })),
+        evidence: evidence.map((e) => ({
+          file: bytesToUtf8(e.file),
+          source: e.source,
+          location: bytesToUtf8(e.location),
+        })),
         mappings: [],
         recovered,
         changes: [],

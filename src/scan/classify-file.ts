@@ -30,7 +30,9 @@ export function looksBinary(bytes: Buffer): boolean {
   const head = bytes.subarray(0, 8000);
   if (head.indexOf(0) !== -1) return true;
   const guesses = filetypeinfo(head.subarray(0, 64));
-  return guesses.some((g) => g.mime !== undefined && !g.mime.startsWith('text/') && !TEXT_MIMES.has(g.mime));
+  return guesses.some(
+    (g) => g.mime !== undefined && !g.mime.startsWith('text/') && !TEXT_MIMES.has(g.mime),
+  );
 }
 
 /** A short name for a binary's format, for the report (`ELF`, `zip`, …). */

@@ -87,7 +87,8 @@ export function detectLayout(given: string, abs: string): Layout {
   const sitePackages = `${libDir}/site-packages`;
   if (!isDir(`${abs}/${sitePackages}`)) throw notAVenv(given, 'directory', sitePackages);
   const hasPyvenvCfg = isFile(`${abs}/pyvenv.cfg`);
-  if (!hasPyvenvCfg && !isFile(`${abs}/bin/activate`)) throw notAVenv(given, 'file', 'bin/activate');
+  if (!hasPyvenvCfg && !isFile(`${abs}/bin/activate`))
+    throw notAVenv(given, 'file', 'bin/activate');
 
   let creator = hasPyvenvCfg ? 'venv' : 'legacy-virtualenv';
   let creatorVersion: string | undefined;

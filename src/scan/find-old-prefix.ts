@@ -46,7 +46,10 @@ export function commandVenvDir(cfg: ByteString): ByteString | undefined {
 }
 
 /** The venv a script's interpreter lives in: `/x/bin/python3` -> `/x`; undefined otherwise. */
-function venvOfInterpreter(interpreter: ByteString, home: ByteString | undefined): ByteString | undefined {
+function venvOfInterpreter(
+  interpreter: ByteString,
+  home: ByteString | undefined,
+): ByteString | undefined {
   if (!interpreter.startsWith('/')) return undefined;
   const dir = posix.dirname(interpreter);
   const base = posix.basename(interpreter);
@@ -91,7 +94,8 @@ function describe(evidence: readonly Evidence[]): string {
   return [...byLoc]
     .map(([loc, es]) => {
       const files = [...new Set(es.map((e) => bytesToUtf8(e.file)))];
-      const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? `, … (${files.length} files)` : '');
+      const shown =
+        files.slice(0, 3).join(', ') + (files.length > 3 ? `, … (${files.length} files)` : '');
       return `  ${bytesToUtf8(loc)}  (${shown})`;
     })
     .join('\n');
@@ -107,8 +111,10 @@ export function findOldPrefix(
   shownPath: string,
 ): OldPrefix {
   const others = [...new Set(evidence.map((e) => e.location).filter((l) => l !== target))];
-  if (others.length === 1) return { state: 'found', old: others[0] as ByteString, evidence: [...evidence] };
-  if (others.length === 0 && evidence.length > 0) return { state: 'up-to-date', evidence: [...evidence] };
+  if (others.length === 1)
+    return { state: 'found', old: others[0] as ByteString, evidence: [...evidence] };
+  if (others.length === 0 && evidence.length > 0)
+    return { state: 'up-to-date', evidence: [...evidence] };
   if (others.length === 0) {
     throw new VenvToolsError(
       'NO_OLD_PREFIX',

@@ -5,7 +5,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'venv-tools.js');
+export const CLI = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'bin',
+  'venv-tools.js',
+);
 
 export interface CliResult {
   readonly status: number | null;
@@ -14,7 +20,10 @@ export interface CliResult {
 }
 
 /** Run `venv-tools ARGS` (the built dist/bin/venv-tools.js) and collect its output. */
-export function cli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function cli(
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
@@ -35,9 +44,11 @@ export function snapshotTree(root: string): Map<string, string> {
       const rel = p.subarray(rootBuf.length + 1).toString('latin1');
       const st = fs.lstatSync(p, { bigint: true });
       let what: string;
-      if (st.isSymbolicLink()) what = `link ${fs.readlinkSync(p, { encoding: 'buffer' }).toString('latin1')}`;
+      if (st.isSymbolicLink())
+        what = `link ${fs.readlinkSync(p, { encoding: 'buffer' }).toString('latin1')}`;
       else if (st.isDirectory()) what = 'dir';
-      else if (st.isFile()) what = `file ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
+      else if (st.isFile())
+        what = `file ${createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
       else what = 'other';
       out.set(rel, `${what} mode=${st.mode} ino=${st.ino} mtime=${st.mtimeNs}`);
       if (st.isDirectory()) walk(p);

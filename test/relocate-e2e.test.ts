@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { BASIC, EGG_LINK } from './fixtures/venvs/recipes.js';
 import {
   copyVenv,
+  sitePackages,
   movedTo,
   virtualenvCanSeed,
   type BuiltVenv,
@@ -12,6 +13,7 @@ import {
   type VenvRecipe,
 } from './helpers/build-venv.js';
 import { checkRelocated, checksFor } from './helpers/check-relocated.js';
+import { checkPycFilenames, checkPycsStayValid } from './helpers/check-pycs.js';
 import { cli, diffSnapshots, snapshotTree } from './helpers/cli.js';
 import { findPythons } from './helpers/pythons.js';
 import { runOk } from './helpers/run.js';
@@ -94,6 +96,18 @@ for (const { python, creator, recipe } of targets) {
         : {}),
     };
     await relocateAndCheck(t, built, v0, 'first relocation');
+    // Issue "pyc rewriting": every pyc pip compiled loads with this Python's marshal and names its
+    // source at the new place, and Python takes each as it is (none is recompiled), the
+    // rewritten editable finder's pyc included.
+    const pycs = await checkPycFilenames(v0.dir, sitePackages(v0.dir));
+    t.log(`pycs: ${pycs.checked} loaded with Python ${python.full}'s marshal`);
+    t.true(pycs.checked > 0);
+    t.deepEqual(pycs.problems, [], pycs.problems.join('\n'));
+    const stale = await checkPycsStayValid(v0.dir, sitePackages(v0.dir), [
+      'vt_demo',
+      ...(v0.editable?.modules ?? []),
+    ]);
+    t.deepEqual(stale, [], stale.join('\n'));
 
     const top = freshDir('e2e');
     const long = path.join(top, `deploy with space ${'x'.repeat(90)} é`, 'app');

@@ -17,6 +17,7 @@ export type CliRequest =
       readonly from: string | undefined;
       readonly maps: ReadonlyArray<{ from: string; to: string }>;
       readonly dryRun: boolean;
+      readonly diff: boolean;
       readonly json: boolean;
       readonly verbose: boolean;
     }
@@ -26,8 +27,11 @@ export type CliRequest =
       readonly python: string | undefined;
       readonly force: boolean;
       readonly dryRun: boolean;
+      readonly diff: boolean;
       readonly json: boolean;
     }
+  | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
+  | { readonly mode: 'verify'; readonly path: string; readonly json: boolean }
   | { readonly mode: 'output'; readonly text: string };
 
 /** A usage error: exit 2, with the message and a pointer to --help. */
@@ -128,7 +132,16 @@ function compatParser(argv: readonly string[]): Argv {
 function commandParser(argv: readonly string[]): Argv {
   const pathArg = (y: Argv) =>
     y.positional('path', { type: 'string', default: '.', describe: 'The venv (default: .)' });
-  const jsonOpt = { type: 'boolean', default: false, describe: 'Print one JSON document' } as const;
+  const jsonOpt = {
+    type: 'boolean',
+    default: false,
+    describe: 'Print one JSON document (schema: docs/JSON.md)',
+  } as const;
+  const diffOpt = {
+    type: 'boolean',
+    default: false,
+    describe: 'Also print a unified diff of the text changes',
+  } as const;
   return base(argv)
     .usage(
       'venv-tools <command> [PATH] [options]\n\nRelocate a built Python virtual environment to a new path, and re-point its interpreter.\n' +
@@ -157,8 +170,9 @@ function commandParser(argv: readonly string[]): Argv {
           .option('dry-run', {
             type: 'boolean',
             default: false,
-            describe: 'Print the plan and change nothing',
+            describe: 'Print the plan (files by kind) and change nothing',
           })
+          .option('diff', diffOpt)
           .option('json', jsonOpt)
           .option('verbose', {
             type: 'boolean',
@@ -172,6 +186,10 @@ function commandParser(argv: readonly string[]): Argv {
           .example(
             'venv-tools relocate . --to /srv/app/abc/venv --dry-run',
             'show what would change',
+          )
+          .example(
+            'venv-tools relocate ./venv --to /srv/app/abc/venv --dry-run --diff',
+            'and show the text changes as a unified diff',
           )
           .example(
             'venv-tools relocate ./venv --to /srv/new/venv --map /build/src=/srv/new/src',
@@ -192,18 +210,42 @@ function commandParser(argv: readonly string[]): Argv {
         .option('dry-run', {
           type: 'boolean',
           default: false,
-          describe: 'Print the plan and change nothing',
+          describe: 'Print the plan (links and pyvenv.cfg keys) and change nothing',
         })
+        .option('diff', diffOpt)
         .option('json', jsonOpt)
         .example('venv-tools reinit ./venv', 'use the first python3.X on PATH')
+        .example('venv-tools reinit ./venv --dry-run --diff', 'show the pyvenv.cfg changes')
         .example(
           'venv-tools reinit ./venv --python /usr/bin/python3.11',
           "use Debian's python3.11",
         ),
     )
+    .command('scan [path]', 'Show the layout, the old location and every file that names it', (y) =>
+      pathArg(y)
+        .option('json', jsonOpt)
+        .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
+        .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
+    )
+    .command(
+      'verify [path]',
+      'Check that the venv works where it stands; exit 1 with the problems and their fix',
+      (y) =>
+        pathArg(y)
+          .option('json', jsonOpt)
+          .example('venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?')
+          .example(
+            'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
+            'relocate only when needed',
+          ),
+    )
+    .completion('completion', 'Print a shell completion script (bash, zsh): see docs/JSON.md')
     .demandCommand(1, 'Name a command, or use --update-path (see --help)')
     .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate')
-    .example('venv-tools --update-path auto ./venv', 'virtualenv-tools style');
+    .example('venv-tools scan ./venv', 'see what holds the old location')
+    .example('venv-tools verify ./venv', 'check the venv where it stands')
+    .example('venv-tools --update-path auto ./venv', 'virtualenv-tools style')
+    .example('venv-tools completion >> ~/.bashrc', 'tab completion in bash (zsh: ~/.zshrc)');
 }
 
 interface Parsed {
@@ -229,6 +271,12 @@ function run(parser: Argv, argv: readonly string[]): Parsed {
 
 /** Parse argv (without node and script) into a request, or throw UsageError. */
 export function parseCli(argv: readonly string[]): CliRequest {
+  // The completion script calls `venv-tools --get-yargs-completions venv-tools WORDS…`; the
+  // words may hold --update-path, but the answer always comes from the command parser.
+  if (argv[0] === '--get-yargs-completions') {
+    const { output } = run(commandParser(argv), argv);
+    return { mode: 'output', text: output };
+  }
   if (isCompatArgv(argv)) {
     const { args, output } = run(compatParser(argv), argv);
     if (output !== '') return { mode: 'output', text: output };
@@ -265,6 +313,7 @@ export function parseCli(argv: readonly string[]): CliRequest {
         from: last(args.from),
         maps: ((args.map as string[] | undefined) ?? []).map(parseMap),
         dryRun: args.dryRun === true,
+        diff: args.diff === true,
         json: args.json === true,
         verbose: args.verbose === true,
       };
@@ -275,8 +324,13 @@ export function parseCli(argv: readonly string[]): CliRequest {
         python: last(args.python),
         force: args.force === true,
         dryRun: args.dryRun === true,
+        diff: args.diff === true,
         json: args.json === true,
       };
+    case 'scan':
+      return { mode: 'scan', path, json: args.json === true };
+    case 'verify':
+      return { mode: 'verify', path, json: args.json === true };
     default:
       throw new UsageError(`unknown command: ${String(cmd)} (see venv-tools --help)`);
   }

@@ -1,5 +1,7 @@
 import { ALL_KINDS, type FileKind } from './kinds.js';
 import type { RelocationReport } from './relocate/relocate.js';
+import type { Layout } from './scan/detect-layout.js';
+import type { ScanReport, ScanState } from './scan/scan-venv.js';
 
 /** Paint functions; the CLI passes chalk's or identity ones (no colour off a TTY). */
 export interface Paint {
@@ -50,7 +52,25 @@ function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
-/** The human summary of a relocation (the `relocate` command's stdout). */
+/** Files grouped by kind, in report order: a header with the count, then one line per file. */
+export function formatByKind<
+  F extends { readonly path: string; readonly kind: FileKind; readonly letter: string },
+>(files: readonly F[], paint: Paint = NO_PAINT, note: (f: F) => string = () => ''): string[] {
+  const lines: string[] = [];
+  for (const kind of ALL_KINDS) {
+    const ofKind = files.filter((f) => f.kind === kind);
+    if (ofKind.length === 0) continue;
+    lines.push(`  ${paint.bold(KIND_NAMES[kind])} (${ofKind.length})`);
+    for (const f of ofKind) lines.push(`    ${f.letter} ${f.path}${note(f)}`);
+  }
+  return lines;
+}
+
+/**
+ * The human summary of a relocation (the `relocate` command's stdout). A dry run lists the plan,
+ * file by file, grouped by kind. The last line is the summary: files scanned, files rewritten by
+ * kind, warnings, time taken.
+ */
 export function formatRelocation(r: RelocationReport, paint: Paint = NO_PAINT): string[] {
   const lines: string[] = [];
   if (r.recovered.state === 'completed') {
@@ -70,9 +90,7 @@ export function formatRelocation(r: RelocationReport, paint: Paint = NO_PAINT): 
   for (const m of r.mappings.slice(1)) {
     lines.push(paint.dim(`  also mapping ${m.from} -> ${m.to} (${m.why})`));
   }
-  if (r.status === 'dry-run') {
-    for (const c of r.changes) lines.push(`  ${c.letter} ${c.path}`);
-  }
+  if (r.status === 'dry-run') lines.push(...formatByKind(r.changes, paint));
   const verb = r.status === 'dry-run' ? 'would rewrite' : 'rewrote';
   lines.push(
     `  ${r.stats.files} files scanned (${mb(r.stats.bytes)}), ${verb} ${n}: ${formatCounts(r.counts)}; ` +
@@ -81,7 +99,91 @@ export function formatRelocation(r: RelocationReport, paint: Paint = NO_PAINT): 
   return lines;
 }
 
+function creatorOf(layout: Layout): string {
+  const who =
+    layout.creatorVersion === undefined
+      ? layout.creator
+      : `${layout.creator} ${layout.creatorVersion}`;
+  const impl = layout.implementation === 'pypy' ? 'PyPy' : 'CPython';
+  return `${who}, ${impl} ${layout.cfgVersion ?? layout.pythonVersion}`;
+}
+
+/** "bin/activate, bin/pip, … (9 files)" for a location's evidence. */
+function evidenceList(files: readonly string[]): string {
+  const unique = [...new Set(files)];
+  if (unique.length <= 4) return unique.join(', ');
+  return `${unique.slice(0, 4).join(', ')}, … (${unique.length} files)`;
+}
+
+const STATE_WORDS: Record<ScanState, string> = {
+  'in-place': 'in place: its files name where it stands',
+  moved: 'moved: its files name another place',
+  'half-relocated': 'half relocated: some files name where it stands, others another place',
+  ambiguous: 'unclear: its files name several other places',
+  unknown: 'unknown: no file names a location',
+};
+
+/** The human report of `venv-tools scan`. */
+export function formatScan(r: ScanReport, paint: Paint = NO_PAINT): string[] {
+  const l = r.layout;
+  const lines = [
+    `${paint.bold('Venv')} ${r.path} (${r.root})`,
+    `  created by     ${creatorOf(l)}`,
+    `  python         ${l.pythonVersion} (${l.libDir})`,
+    `  bin dir        ${l.binDir}`,
+    `  site-packages  ${l.sitePackages}`,
+    `  location       ${STATE_WORDS[r.state]}`,
+  ];
+  if (r.recovered.state === 'completed') {
+    lines.push(
+      paint.yellow(
+        `  finished an interrupted run first (${r.recovered.files} files from its journal)`,
+      ),
+    );
+  }
+  for (const loc of r.locations) {
+    const where = loc.here ? paint.green('here') : paint.yellow('elsewhere');
+    lines.push(
+      `  evidence       ${loc.location} (${where}): ${evidenceList(loc.evidence.map((e) => e.file))}`,
+    );
+  }
+  if (r.old !== null) {
+    const follows = r.files.filter((f) => !f.names).length;
+    lines.push(
+      '',
+      `${paint.bold(`Files that name ${r.old}`)}: ${r.files.length - follows}` +
+        (follows > 0 ? ` (and ${follows} that follow them)` : '') +
+        '; a relocation rewrites them all',
+    );
+    lines.push(
+      ...formatByKind(r.files, paint, (f) =>
+        f.names ? '' : paint.dim('  (follows a rewritten file)'),
+      ),
+    );
+  }
+  if (r.binaries.length > 0) {
+    lines.push('', `${paint.bold('Binaries that name it')}: ${r.binaries.length}; never edited`);
+    for (const b of r.binaries)
+      lines.push(`    ${b.path} (${b.format}, ${b.matches} time${b.matches === 1 ? '' : 's'})`);
+  }
+  for (const m of r.mappings.slice(1))
+    lines.push(paint.dim(`  also mapping ${m.from} -> ${m.to} (${m.why})`));
+  if (r.fixes.length > 0) {
+    lines.push('', `${paint.bold('To make it work where it stands')}:`);
+    for (const f of r.fixes) lines.push(`  ${f.command}`);
+  }
+  lines.push(
+    '',
+    `${r.stats.files} files scanned (${mb(r.stats.bytes)}), ${r.files.length} to rewrite: ${formatCounts(r.counts)}; ` +
+      `${r.warnings.length} warning${r.warnings.length === 1 ? '' : 's'}; ${seconds(r.timings.total)}`,
+  );
+  return lines;
+}
+
 /** Warnings, one a line, for stderr. */
-export function formatWarnings(r: RelocationReport, paint: Paint = NO_PAINT): string[] {
+export function formatWarnings(
+  r: { readonly warnings: ReadonlyArray<{ readonly message: string }> },
+  paint: Paint = NO_PAINT,
+): string[] {
   return r.warnings.map((w) => `${paint.yellow('warning:')} ${w.message}`);
 }

@@ -46,6 +46,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       from: undefined,
       maps: [],
       dryRun: false,
+      diff: false,
       json: false,
       verbose: false,
     },
@@ -72,10 +73,45 @@ const table: Array<[string[], Record<string, unknown>]> = [
         { from: '/p', to: '/q' },
       ],
       dryRun: true,
+      diff: false,
       json: true,
       verbose: false,
     },
   ],
+  [
+    ['relocate', 'v', '--to', '/srv/a', '--dry-run', '--diff'],
+    {
+      mode: 'relocate',
+      path: 'v',
+      to: '/srv/a',
+      from: undefined,
+      maps: [],
+      dryRun: true,
+      diff: true,
+      json: false,
+      verbose: false,
+    },
+  ],
+  [
+    ['reinit', 'v', '--dry-run', '--diff', '--json', '--python', 'python3.11'],
+    {
+      mode: 'reinit',
+      path: 'v',
+      python: 'python3.11',
+      force: false,
+      dryRun: true,
+      diff: true,
+      json: true,
+    },
+  ],
+  [['scan'], { mode: 'scan', path: '.', json: false }],
+  [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],
+  [['scan', '--json', '/srv/a/venv'], { mode: 'scan', path: '/srv/a/venv', json: true }],
+  [['verify'], { mode: 'verify', path: '.', json: false }],
+  [['verify', 'v', '--json'], { mode: 'verify', path: 'v', json: true }],
+  // A PATH named like a command is a PATH after the command.
+  [['verify', 'scan'], { mode: 'verify', path: 'scan', json: false }],
+  [['--update-path', '/srv/x', 'verify'], compat({ updatePath: '/srv/x', path: 'verify' })],
 ];
 
 for (const [argv, expected] of table) {
@@ -94,6 +130,13 @@ const usageErrors: string[][] = [
   ['--update-path'],
   ['--update-path', '/x', 'a', 'b'],
   ['--update-path', '/x', '--bogus'],
+  ['scan', 'a', 'b'],
+  ['scan', '--to', '/x'],
+  ['scan', '--dry-run'],
+  ['verify', 'a', 'b'],
+  ['verify', '--diff'],
+  ['verify', '--bogus'],
+  ['reinit', '--to', '/x'],
 ];
 
 for (const argv of usageErrors) {
@@ -112,4 +155,39 @@ test('--help returns the help text with examples', (t) => {
   const c = parseCli(['relocate', '--help']);
   t.is(c.mode, 'output');
   if (c.mode === 'output') t.regex(c.text, /--dry-run/);
+});
+
+test('scan and verify --help name their options and show examples', (t) => {
+  for (const cmd of ['scan', 'verify']) {
+    const r = parseCli([cmd, '--help']);
+    t.is(r.mode, 'output');
+    if (r.mode !== 'output') continue;
+    t.regex(r.text, new RegExp(`venv-tools ${cmd} \\[path\\]`));
+    t.regex(r.text, /--json/);
+    t.regex(r.text, /Examples:/);
+    t.regex(r.text, new RegExp(`venv-tools ${cmd} \\./venv`));
+  }
+  const top = parseCli(['--help']);
+  if (top.mode === 'output') {
+    for (const cmd of ['relocate', 'reinit', 'scan', 'verify', 'completion'])
+      t.regex(top.text, new RegExp(`venv-tools ${cmd}`));
+  }
+});
+
+test('completion prints a script, and answers completion queries with commands and options', (t) => {
+  const script = parseCli(['completion']);
+  t.like(script, { mode: 'output' });
+  if (script.mode === 'output') t.regex(script.text, /--get-yargs-completions/);
+  const ask = (...words: string[]) => {
+    const r = parseCli(['--get-yargs-completions', 'venv-tools', ...words]);
+    return r.mode === 'output' ? r.text.split('\n').filter((l) => l !== '') : [];
+  };
+  t.deepEqual(ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
+  t.true(ask('relocate', '--').includes('--diff'));
+  t.true(ask('reinit', '--').includes('--diff'));
+  t.deepEqual(ask('scan', '--'), ['--help', '--json']);
+  // Even a line that holds --update-path is answered, never run.
+  t.like(parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
+    mode: 'output',
+  });
 });

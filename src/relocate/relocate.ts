@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fs } from '../fs.js';
-import { errnoOf, VenvToolsError } from '../errors.js';
+import { VenvToolsError } from '../errors.js';
 import { KIND_LETTER, type FileKind } from '../kinds.js';
 import {
   bytesToUtf8,
@@ -12,8 +12,9 @@ import {
   type ByteString,
   type Mapping,
 } from '../path-boundary.js';
-import { detectLayout, joinAsGiven, parsePyvenvCfg, type Layout } from '../scan/detect-layout.js';
-import { findOldPrefix, gatherEvidence, type Evidence } from '../scan/find-old-prefix.js';
+import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js';
+import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
+import { readEvidence } from '../scan/read-evidence.js';
 import { searchFiles } from '../scan/search-files.js';
 import { absPath, walkTree } from '../scan/walk-tree.js';
 import { applyJournal } from './apply-journal.js';
@@ -131,41 +132,6 @@ export function resolveVenvRoot(given: string): ByteString {
     );
   }
   return abs;
-}
-
-/** Read the files evidence comes from: bin/* regular files and pyvenv.cfg. */
-function readEvidence(root: ByteString, layout: Layout): Evidence[] {
-  const bin: Array<{ name: ByteString; bytes: Buffer }> = [];
-  const binAbs = `${root}/${layout.binDir}`;
-  const names = fs.readdirSync(toBytes(binAbs), { encoding: 'buffer' }) as unknown as Buffer[];
-  for (const nameBuf of names) {
-    const name = fromBytes(nameBuf);
-    const p = toBytes(`${binAbs}/${name}`);
-    let st;
-    try {
-      st = fs.lstatSync(p);
-    } catch {
-      continue;
-    }
-    if (!st.isFile() || st.size > 4 << 20) continue;
-    try {
-      bin.push({ name, bytes: fs.readFileSync(p) });
-    } catch (err) {
-      const shown = bytesToUtf8(`${binAbs}/${name}`);
-      throw new VenvToolsError(
-        'UNREADABLE',
-        `cannot read ${shown}: ${errnoOf(err) ?? ''}; fix its permissions and run again`,
-        shown,
-      );
-    }
-  }
-  let cfg: Buffer | undefined;
-  let home: ByteString | undefined;
-  if (layout.hasPyvenvCfg) {
-    cfg = fs.readFileSync(toBytes(`${root}/pyvenv.cfg`));
-    home = parsePyvenvCfg(fromBytes(cfg)).get('home');
-  }
-  return gatherEvidence({ bin, pyvenvCfg: cfg, home });
 }
 
 function emptyTimings(): Timings {

@@ -3,9 +3,16 @@
  * with a chosen errno, so the reliability tests can check what ENOSPC, EIO or EACCES do without
  * a full disk. Unset (always, outside tests), it does nothing.
  *
- * Format: rules separated by `;`, each `CALL:ERRNO:TEXT[:SKIP]`. A call to `fs.CALL` whose path
- * (for fd calls: the path the fd was opened with) contains TEXT fails with ERRNO, after SKIP
- * matching calls have gone through.
+ * Format: rules separated by `;`, each `CALL:ERRNO:TEXT[:SKIP[:TIMES]]`. A call to `fs.CALL`
+ * whose path (for fd calls: the path the fd was opened with) contains TEXT fails with ERRNO,
+ * after SKIP matching calls have gone through; TIMES calls fail, then the rule is spent
+ * (every later call fails when TIMES is absent).
+ *
+ * Pseudo-errnos stand for a crash or a pause at that exact point, for the crash and
+ * concurrency tests: `KILL` sends the process SIGKILL instead of making the call, `KILL-AFTER`
+ * makes the call and then does (so a write lands, and the truncate and times after it do not:
+ * a torn file), and `STOP` sends it SIGSTOP, then makes the call once it is continued (a run
+ * frozen while it holds the lock).
  */
 import { fs, type Fs } from './fs.js';
 
@@ -14,6 +21,7 @@ interface Rule {
   readonly errno: string;
   readonly text: string;
   skip: number;
+  times: number;
 }
 
 function parseRules(spec: string): Rule[] {
@@ -21,8 +29,14 @@ function parseRules(spec: string): Rule[] {
     .split(';')
     .filter((s) => s.trim() !== '')
     .map((s) => {
-      const [call = '', errno = 'EIO', text = '', skip = '0'] = s.split(':');
-      return { call, errno, text, skip: Number.parseInt(skip, 10) || 0 };
+      const [call = '', errno = 'EIO', text = '', skip = '0', times = ''] = s.split(':');
+      return {
+        call,
+        errno,
+        text,
+        skip: Number.parseInt(skip, 10) || 0,
+        times: times === '' ? Infinity : Number.parseInt(times, 10) || 0,
+      };
     });
 }
 
@@ -39,12 +53,22 @@ export function installFaults(spec: string): void {
   const fdPaths = new Map<number, string>();
   const target = fs as unknown as Record<string, (...args: unknown[]) => unknown>;
   const originals = { ...target };
-  const check = (call: string, where: string) => {
+  /** Throws the injected fault; true when the process must die right after the call. */
+  const check = (call: string, where: string): boolean => {
     for (const r of rules) {
       if (r.call !== call || !where.includes(r.text)) continue;
       if (r.skip > 0) {
         r.skip--;
         continue;
+      }
+      if (r.times <= 0) continue;
+      r.times--;
+      if (r.errno === 'KILL') process.kill(process.pid, 'SIGKILL');
+      if (r.errno === 'KILL-AFTER') return true;
+      if (r.errno === 'STOP') {
+        r.times = 0; // once: the continued run goes on undisturbed
+        process.kill(process.pid, 'SIGSTOP');
+        return false;
       }
       const err = new Error(
         `${r.errno}: injected fault, ${call} '${where}'`,
@@ -52,6 +76,7 @@ export function installFaults(spec: string): void {
       err.code = r.errno;
       throw err;
     }
+    return false;
   };
   for (const call of new Set(rules.map((r) => r.call))) {
     const orig = originals[call];
@@ -59,8 +84,10 @@ export function installFaults(spec: string): void {
     target[call] = (...args: unknown[]) => {
       const first = args[0];
       const where = typeof first === 'number' ? (fdPaths.get(first) ?? '') : pathText(first);
-      check(call, where);
-      return orig(...args);
+      const killAfter = check(call, where);
+      const result = orig(...args);
+      if (killAfter) process.kill(process.pid, 'SIGKILL');
+      return result;
     };
   }
   const open = target.openSync as Fs['openSync'];

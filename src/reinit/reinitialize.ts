@@ -5,7 +5,12 @@ import { detectLayout, joinAsGiven, parsePyvenvCfg, type Layout } from '../scan/
 import { applyJournal } from '../relocate/apply-journal.js';
 import { JOURNAL_NAME, writeJournal } from '../relocate/journal.js';
 import { acquireLock } from '../relocate/lock.js';
-import { hasJournal, recoverJournal, type Recovery } from '../relocate/recover-journal.js';
+import {
+  hasJournal,
+  recoverJournal,
+  type Recovery,
+  removeJournal,
+} from '../relocate/recover-journal.js';
 import { resolveVenvRoot } from '../relocate/relocate.js';
 import { checkVenvPython, type AfterCheck } from './check-venv-python.js';
 import { checkVersionMatch, venvVersionOf, type VenvVersion } from './check-version-match.js';
@@ -308,7 +313,11 @@ export function reinitialize(opts: ReinitOptions): ReinitReport {
         plan.records,
       );
       applyJournal(root, plan.records);
-      fs.unlinkSync(toBytes(`${root}/${JOURNAL_NAME}`));
+      removeJournal(
+        toBytes(`${root}/${JOURNAL_NAME}`),
+        bytesToUtf8(`${root}/${JOURNAL_NAME}`),
+        'every file is already written',
+      );
       status = 'reinitialized';
     }
 

@@ -9,12 +9,34 @@ function writeAll(fd: number, data: Buffer): void {
   while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, off);
 }
 
+/**
+ * A time in ms as the seconds futimes takes, so that the file gets exactly the microsecond it
+ * had. libuv (Node 20) truncates the nanoseconds of the double it is given to whole
+ * microseconds, and the double of 1.8e9 s is only good to 0.24 us: passed as is, a time
+ * comes back up to 1 us early, and drifts earlier with every relocation. Half a microsecond
+ * above the wanted one truncates to it.
+ */
+function timeArg(ms: number): number {
+  return (Math.round(ms * 1000) + 0.5) / 1e6;
+}
+
+function removeQuietly(p: Buffer): void {
+  try {
+    fs.unlinkSync(p);
+  } catch {
+    // not there
+  }
+}
+
 function tmpName(path: ByteString): ByteString {
   const dir = posix.dirname(path);
   return `${dir}/.${posix.basename(path)}.venv-tools-tmp`;
 }
 
-/** Open for in-place writing without following a symlink; a read-only file gets u+w for the write. */
+/**
+ * Open for in-place writing without following a symlink. A read-only file (EACCES for a user
+ * that owns it but lacks u+w) gets u+w for the write; `restoreMode` is what to put back.
+ */
 function openForWrite(p: Buffer): { fd: number; restoreMode: number | undefined } {
   const flags = fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW;
   try {
@@ -27,8 +49,15 @@ function openForWrite(p: Buffer): { fd: number; restoreMode: number | undefined 
     if (code !== 'EACCES') throw err;
     const st = fs.lstatSync(p);
     if (!st.isFile()) throw err;
-    fs.chmodSync(p, (st.mode & 0o7777) | 0o200);
-    return { fd: fs.openSync(p, flags), restoreMode: st.mode & 0o7777 };
+    const mode = st.mode & 0o7777;
+    fs.chmodSync(p, mode | 0o200);
+    try {
+      return { fd: fs.openSync(p, flags), restoreMode: mode };
+    } catch (again) {
+      // Still refused (not our file, a read-only mount...): leave its mode as it was.
+      fs.chmodSync(p, mode);
+      throw again;
+    }
   }
 }
 
@@ -38,50 +67,68 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
   switch (r.op) {
     case 'write': {
       const { fd, restoreMode } = openForWrite(p);
+      // The journal's mode wins over the one found now: a run killed between lending u+w and
+      // taking it back left the file writable, and this recovery must not keep that.
+      const mode = r.mode === undefined ? restoreMode : r.mode & 0o7777;
       try {
         writeAll(fd, r.data);
         fs.ftruncateSync(fd, r.data.length);
-        fs.futimesSync(fd, r.atimeMs / 1000, r.mtimeMs / 1000);
+        fs.futimesSync(fd, timeArg(r.atimeMs), timeArg(r.mtimeMs));
       } finally {
-        fs.closeSync(fd);
-        if (restoreMode !== undefined) fs.chmodSync(p, restoreMode);
+        // On failure too: the mode goes back even when the journal stays for the next run.
+        try {
+          if (mode !== undefined && (fs.fstatSync(fd).mode & 0o7777) !== mode) {
+            fs.fchmodSync(fd, mode);
+          }
+        } finally {
+          fs.closeSync(fd);
+        }
       }
       return;
     }
     case 'replace': {
       const tmp = toBytes(tmpName(path));
+      // A leftover of a killed run may be read-only (its mode is set before the rename): drop it.
+      removeQuietly(tmp);
       const fd = fs.openSync(
         tmp,
         fs.constants.O_WRONLY |
           fs.constants.O_CREAT |
-          fs.constants.O_TRUNC |
+          fs.constants.O_EXCL |
           fs.constants.O_NOFOLLOW,
         0o600,
       );
       try {
-        writeAll(fd, r.data);
         try {
-          fs.chownSync(tmp, r.uid, r.gid);
-        } catch (err) {
-          if (errnoOf(err) !== 'EPERM') throw err; // not root: keeps our own ownership
+          writeAll(fd, r.data);
+          try {
+            fs.fchownSync(fd, r.uid, r.gid);
+          } catch (err) {
+            if (errnoOf(err) !== 'EPERM') throw err; // not root: keeps our own ownership
+          }
+          fs.fchmodSync(fd, r.mode & 0o7777);
+          fs.futimesSync(fd, timeArg(r.atimeMs), timeArg(r.mtimeMs));
+        } finally {
+          fs.closeSync(fd);
         }
-        fs.chmodSync(tmp, r.mode & 0o7777);
-        fs.futimesSync(fd, r.atimeMs / 1000, r.mtimeMs / 1000);
-      } finally {
-        fs.closeSync(fd);
+        fs.renameSync(tmp, p);
+      } catch (err) {
+        // No half-written file left beside it; the journal stays and the next run redoes it.
+        removeQuietly(tmp);
+        throw err;
       }
-      fs.renameSync(tmp, p);
       return;
     }
     case 'symlink': {
       const tmp = toBytes(tmpName(path));
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        // no leftover from an earlier attempt
-      }
+      removeQuietly(tmp); // a leftover of a killed run
       fs.symlinkSync(toBytes(r.target), tmp);
-      fs.renameSync(tmp, p);
+      try {
+        fs.renameSync(tmp, p);
+      } catch (err) {
+        removeQuietly(tmp);
+        throw err;
+      }
       return;
     }
     case 'remove':

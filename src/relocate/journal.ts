@@ -17,6 +17,7 @@ export const JOURNAL_NAME = '.venv-tools.journal';
 const MAGIC = Buffer.from('VENV-TOOLS JOURNAL 1\n', 'latin1');
 const FOOTER_MAGIC = Buffer.from('\nCOMMITTED\n', 'latin1');
 const FOOTER_SIZE = FOOTER_MAGIC.length + 4 + 8 + 4;
+const WRITE_BATCH = 1 << 20;
 
 /** One redo record. Paths are relative to the venv root. */
 export type JournalRecord =
@@ -27,6 +28,11 @@ export type JournalRecord =
       readonly data: Buffer;
       readonly atimeMs: number;
       readonly mtimeMs: number;
+      /**
+       * The file's mode before the run. Applying a read-only file lends it u+w for the write;
+       * with the mode in the journal, a recovery after a crash in between puts it back.
+       */
+      readonly mode?: number;
     }
   | {
       /** A file with other hard links: a new file renamed over it, so the other links keep theirs. */
@@ -50,7 +56,10 @@ export interface JournalHeader {
   readonly command: string;
 }
 
+// 5 is a write record that carries the file's mode; 1 (without) stays for records whose file
+// could not be stat'ed when the journal was written.
 const OPS = { write: 1, replace: 2, symlink: 3, remove: 4 } as const;
+const WRITE_WITH_MODE = 5;
 
 function u32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4);
@@ -66,9 +75,11 @@ function f64(n: number): Buffer {
 
 function encodeRecord(r: JournalRecord): Buffer[] {
   const path = toBytes(r.rel);
-  const parts: Buffer[] = [Buffer.from([OPS[r.op]]), u32(path.length), path];
+  const op = r.op === 'write' && r.mode !== undefined ? WRITE_WITH_MODE : OPS[r.op];
+  const parts: Buffer[] = [Buffer.from([op]), u32(path.length), path];
   switch (r.op) {
     case 'write':
+      if (r.mode !== undefined) parts.push(u32(r.mode));
       parts.push(f64(r.atimeMs), f64(r.mtimeMs), f64(r.data.length), r.data);
       break;
     case 'replace':
@@ -104,6 +115,18 @@ function journalError(path: string, action: string, err: unknown, next: string):
   );
 }
 
+/** A write record with its file's current mode, when the caller gave none and the file is there. */
+function withMode(rootAbs: ByteString, r: JournalRecord): JournalRecord {
+  if (r.op !== 'write' || r.mode !== undefined) return r;
+  let mode: number;
+  try {
+    mode = fs.lstatSync(toBytes(`${rootAbs}/${r.rel}`)).mode;
+  } catch {
+    return r;
+  }
+  return { ...r, mode };
+}
+
 /**
  * Write the journal and its committing footer. On any failure the partial journal is removed
  * and a VenvToolsError names it; nothing in the venv has been touched at that point.
@@ -125,19 +148,31 @@ export function writeJournal(
     const headerJson = Buffer.from(JSON.stringify(header), 'utf8');
     let body = 0;
     let crc = 0;
-    const put = (b: Buffer) => {
+    // Records are small and many: gather them into writes of about WRITE_BATCH bytes.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
+    const flush = () => {
+      const b = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
+      pending = [];
+      pendingBytes = 0;
       let off = 0;
       while (off < b.length) off += fs.writeSync(fd as number, b, off, b.length - off);
+    };
+    const put = (b: Buffer) => {
       body += b.length;
       crc = crc32(b, crc);
+      pending.push(b);
+      pendingBytes += b.length;
+      if (pendingBytes >= WRITE_BATCH) flush();
     };
     put(MAGIC);
     put(u32(headerJson.length));
     put(headerJson);
-    for (const r of records) for (const p of encodeRecord(r)) put(p);
-    const footer = Buffer.concat([FOOTER_MAGIC, u32(records.length), f64(body), u32(crc)]);
-    let off = 0;
-    while (off < footer.length) off += fs.writeSync(fd, footer, off, footer.length - off);
+    for (const r of records) for (const p of encodeRecord(withMode(rootAbs, r))) put(p);
+    flush();
+    // The footer goes in a write of its own, after everything it vouches for.
+    pending.push(Buffer.concat([FOOTER_MAGIC, u32(records.length), f64(body), u32(crc)]));
+    flush();
     fs.closeSync(fd);
     fd = undefined;
   } catch (err) {
@@ -226,6 +261,11 @@ export function parseJournal(buf: Buffer): ReadJournal | undefined {
         const atimeMs = r.f64();
         const mtimeMs = r.f64();
         rec = { op: 'write', rel, atimeMs, mtimeMs, data: r.bytes(r.f64()) };
+      } else if (op === WRITE_WITH_MODE) {
+        const mode = r.u32();
+        const atimeMs = r.f64();
+        const mtimeMs = r.f64();
+        rec = { op: 'write', rel, atimeMs, mtimeMs, data: r.bytes(r.f64()), mode };
       } else if (op === OPS.replace) {
         const mode = r.u32();
         const uid = r.u32();

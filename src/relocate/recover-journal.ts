@@ -19,31 +19,80 @@ export interface Recovery {
  */
 export function recoverJournal(rootAbs: ByteString): Recovery {
   const p = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(p);
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return { state: 'none', files: 0 };
-    const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
-    throw new VenvToolsError(
-      'JOURNAL',
-      `cannot read the journal ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions and run again`,
-      shown,
-    );
-  }
+  const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
+  const buf = readJournalFile(p, shown);
+  if (buf === undefined) return { state: 'none', files: 0 };
   const journal = parseJournal(buf);
   if (journal === undefined) {
-    fs.unlinkSync(p);
+    removeJournal(p, shown, 'it never committed, so nothing was changed');
     return { state: 'discarded', files: 0 };
   }
   applyJournal(rootAbs, journal.records);
-  fs.unlinkSync(p);
+  removeJournal(p, shown, 'every file it lists has been written');
   return {
     state: 'completed',
     files: journal.records.length,
     old: journal.header.old,
     new: journal.header.new,
   };
+}
+
+/**
+ * The journal's bytes, or undefined when there is none. Read through an fd opened without
+ * following a symlink and without blocking, so that whatever sits at the name is only read
+ * when it is a regular file (a FIFO would block a plain read forever).
+ */
+function readJournalFile(p: Buffer, shown: string): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw notReadable(
+      shown,
+      code === 'ELOOP' ? 'it is a symlink' : (code ?? (err as Error).message),
+    );
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw notReadable(shown, 'it is not a regular file');
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(fd, buf, got, buf.length - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } catch (err) {
+    if (err instanceof VenvToolsError) throw err;
+    throw notReadable(shown, errnoOf(err) ?? (err as Error).message);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function notReadable(shown: string, why: string): VenvToolsError {
+  return new VenvToolsError(
+    'JOURNAL',
+    `cannot read the journal ${shown}: ${why}; fix its permissions (or move it away if venv-tools did not write it) and run again`,
+    shown,
+  );
+}
+
+/** Remove the journal after its records are applied; a failure says the next run finishes. */
+export function removeJournal(p: Buffer, shown: string, done: string): void {
+  try {
+    fs.unlinkSync(p);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return;
+    throw new VenvToolsError(
+      'JOURNAL',
+      `cannot remove the journal ${shown}: ${errnoOf(err) ?? (err as Error).message}; ${done}. Fix the cause and run again: the next run applies it again (no harm) and removes it.`,
+      shown,
+    );
+  }
 }
 
 /** True when a journal file sits in the venv (committed or not). */

@@ -22,7 +22,7 @@ import { JOURNAL_NAME, writeJournal, type JournalRecord } from './journal.js';
 import { acquireLock } from './lock.js';
 import { movedRoot } from './moved-root.js';
 import { planRelocation, type Edit, type Plan, type Warning } from './plan-relocation.js';
-import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
+import { hasJournal, recoverJournal, type Recovery, removeJournal } from './recover-journal.js';
 
 export interface RelocateOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -156,7 +156,14 @@ function journalRecords(root: ByteString, edits: readonly Edit[]): JournalRecord
         mtimeMs: st.mtimeMs,
       };
     }
-    return { op: 'write', rel: e.rel, data: e.bytes, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+    return {
+      op: 'write',
+      rel: e.rel,
+      data: e.bytes,
+      atimeMs: st.atimeMs,
+      mtimeMs: st.mtimeMs,
+      mode: st.mode,
+    };
   });
 }
 
@@ -320,6 +327,13 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       }
     }
     warnings.push(...plan.warnings);
+    for (const b of search.largeBinaries) {
+      warnings.push({
+        code: 'BINARY_NOT_EDITED',
+        message: `${bytesToUtf8(b.rel)} (${(b.size / 1e6).toFixed(0)} MB, not read whole) holds text of the old path; binaries are never edited`,
+        path: bytesToUtf8(b.rel),
+      });
+    }
     timings.plan = performance.now() - t;
 
     const stats = {
@@ -345,7 +359,11 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       timings.journal = performance.now() - t;
       t = performance.now();
       applyJournal(root, records, (done) => opts.onProgress?.('apply', done, records.length));
-      fs.unlinkSync(toBytes(`${root}/${JOURNAL_NAME}`));
+      removeJournal(
+        toBytes(`${root}/${JOURNAL_NAME}`),
+        bytesToUtf8(`${root}/${JOURNAL_NAME}`),
+        'every file is already written',
+      );
       timings.apply = performance.now() - t;
     }
     timings.total = performance.now() - t0;

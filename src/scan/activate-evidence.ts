@@ -202,5 +202,8 @@ export function activateEvidence(bytes: Buffer, flavor: ActivateFlavor): ByteStr
       break;
   }
   // each value once, in order; CPython 3.12+ assigns the same one in two `case` branches
+  // A CRLF script (edited on Windows, or written by a tool that did) leaves a CR at the end of
+  // an unquoted value; no shell we read treats it as part of the path for our purposes.
+  found = found.map((v) => v.replace(/\r+$/, ''));
   return [...new Set(found.filter((v) => isAbsolute(v, flavor)))];
 }

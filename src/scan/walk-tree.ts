@@ -15,6 +15,15 @@ export interface TreeEntry {
 /** Names at the venv root that belong to venv-tools itself and are never scanned. */
 export const OWN_FILES: ReadonlySet<string> = new Set(['.venv-tools.lock', '.venv-tools.journal']);
 
+/**
+ * True for a name at the venv root that belongs to venv-tools: the lock, the journal, and the
+ * lock protocol's own files (`.venv-tools.lock.PID.X` candidates, `.venv-tools.lock.break`),
+ * which a concurrent run may create or remove while this one walks.
+ */
+export function isOwnFile(name: ByteString): boolean {
+  return OWN_FILES.has(name) || name.startsWith('.venv-tools.lock.');
+}
+
 function typeOf(d: Dirent<Buffer>): EntryType {
   if (d.isFile()) return 'file';
   if (d.isDirectory()) return 'dir';
@@ -53,7 +62,7 @@ export function walkTree(rootAbs: ByteString): TreeEntry[] {
     for (const d of dirents) {
       const name = fromBytes(d.name as unknown as Buffer);
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
-      if (dirRel === '' && OWN_FILES.has(name)) continue;
+      if (dirRel === '' && isOwnFile(name)) continue;
       const type = typeOf(d);
       out.push({ rel, type });
       if (type === 'dir') stack.push(rel);

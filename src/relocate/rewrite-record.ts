@@ -133,8 +133,10 @@ export function rewriteRecord(
     const moved = path.startsWith('/') ? replacePaths(path, ctx.mappings) : undefined;
     if (moved !== undefined) fields[0] = csvField(moved);
     const hash = row.fields[1]?.value ?? '';
-    const update = ctx.updateFor(moved ?? path);
-    if (update !== undefined && hash !== '') {
+    // Rows without a hash (pip lists pycs and RECORD itself as `path,,`) keep none: do not ask,
+    // since working out a new hash means hashing the file's new bytes.
+    const update = hash === '' ? undefined : ctx.updateFor(moved ?? path);
+    if (update !== undefined) {
       const digest = update.sha256.startsWith('sha256=') ? update.sha256.slice(7) : update.sha256;
       fields[1] = csvField('sha256=' + digest);
       fields[2] = csvField(String(update.size));

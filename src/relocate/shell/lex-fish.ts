@@ -16,6 +16,7 @@ import {
   type LitChar,
   type Sub,
   type Word,
+  commentRun,
 } from './words.js';
 
 /** U unquoted, S '…', D "…", C comment. */
@@ -87,12 +88,9 @@ class FishLexer {
   }
 
   private comment(i0: number): number {
-    const s = this.s;
-    let j = s.indexOf('\n', i0);
-    if (j === -1) j = s.length;
-    const run: LitChar<FishCtx>[] = [];
-    for (let k = i0; k < j; k++) run.push({ c: s[k] as string, start: k, end: k + 1, ctx: 'C' });
-    this.runs.push(run);
+    let j = this.s.indexOf('\n', i0);
+    if (j === -1) j = this.s.length;
+    this.runs.push(commentRun(this.s, i0, j, 'C'));
     return j;
   }
 

@@ -8,7 +8,7 @@
  */
 import type { ByteString } from '../../path-boundary.js';
 import { RewriteError } from '../../errors.js';
-import { runsOfItems, type Lexed, type LitChar, type Sub, type Word } from './words.js';
+import { runsOfItems, type Lexed, type LitChar, type Sub, type Word, commentRun } from './words.js';
 
 /** S '…', D "…", HS @'…'@, HD @"…"@, B a bare argument, C a comment. */
 export type Ps1Ctx = 'S' | 'D' | 'HS' | 'HD' | 'B' | 'C';
@@ -131,10 +131,7 @@ class Ps1Lexer {
   }
 
   private comment(from: number, to: number): void {
-    const run: LitChar<Ps1Ctx>[] = [];
-    for (let k = from; k < to; k++)
-      run.push({ c: this.s[k] as string, start: k, end: k + 1, ctx: 'C' });
-    this.runs.push(run);
+    this.runs.push(commentRun(this.s, from, to, 'C' as Ps1Ctx));
   }
 
   private single(i0: number, items: Item[]): number {

@@ -16,6 +16,7 @@ import {
   type LitChar,
   type Sub,
   type Word,
+  commentRun,
 } from './words.js';
 
 /**
@@ -184,13 +185,9 @@ class ShLexer {
   }
 
   private comment(i0: number): number {
-    const s = this.s;
-    let j = s.indexOf('\n', i0);
-    if (j === -1) j = s.length;
-    const run: LitChar<ShCtx>[] = [];
-    for (let k = i0; k < j; k++)
-      run.push({ c: s[k] as string, start: k, end: k + 1, ctx: PLAIN.C });
-    this.runs.push(run);
+    let j = this.s.indexOf('\n', i0);
+    if (j === -1) j = this.s.length;
+    this.runs.push(commentRun(this.s, i0, j, PLAIN.C));
     return j;
   }
 

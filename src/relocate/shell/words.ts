@@ -190,3 +190,10 @@ export function isPlainByte(c: string): boolean {
     k >= 0x80
   );
 }
+
+/** The literal run of a comment, `s[from, to)`, every char in context `ctx` (replaced verbatim). */
+export function commentRun<C>(s: string, from: number, to: number, ctx: C): LitChar<C>[] {
+  const run: LitChar<C>[] = [];
+  for (let k = from; k < to; k++) run.push({ c: s[k] as string, start: k, end: k + 1, ctx });
+  return run;
+}

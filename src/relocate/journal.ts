@@ -237,12 +237,27 @@ class Reader {
   }
 }
 
-/** Parse a journal file's bytes; undefined when the footer is missing or any checksum fails. */
+/**
+ * A journal whose footer and whole-body checksum hold (so it is committed, and files may be
+ * half-written) but whose records this version cannot read: most likely written by a newer
+ * venv-tools. It must be neither applied nor discarded.
+ */
+export class UnreadableJournalError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnreadableJournalError';
+  }
+}
+
+/**
+ * Parse a journal file's bytes; undefined when it never committed (footer missing or the
+ * whole-body checksum fails). Throws UnreadableJournalError for a committed journal whose records
+ * cannot be read.
+ */
 export function parseJournal(buf: Buffer): ReadJournal | undefined {
   if (buf.length < MAGIC.length + 4 + FOOTER_SIZE) return undefined;
   const fstart = buf.length - FOOTER_SIZE;
   if (!buf.subarray(fstart, fstart + FOOTER_MAGIC.length).equals(FOOTER_MAGIC)) return undefined;
-  const count = buf.readUInt32LE(fstart + FOOTER_MAGIC.length);
   const bodyLen = buf.readDoubleLE(fstart + FOOTER_MAGIC.length + 4);
   const crc = buf.readUInt32LE(fstart + FOOTER_MAGIC.length + 12);
   if (bodyLen !== fstart || crc32(buf.subarray(0, fstart)) !== crc) return undefined;
@@ -252,7 +267,9 @@ export function parseJournal(buf: Buffer): ReadJournal | undefined {
     r.pos = MAGIC.length;
     const header = JSON.parse(r.bytes(r.u32()).toString('utf8')) as JournalHeader;
     const records: JournalRecord[] = [];
-    for (let i = 0; i < count; i++) {
+    // Records run up to the footer; the body's checksum vouches for them. The footer's record
+    // count is not under that checksum, so a damaged count must not decide anything.
+    for (let i = 0; r.pos < fstart; i++) {
       const start = r.pos;
       const op = r.u8();
       const rel = fromBytes(r.bytes(r.u32()));
@@ -278,14 +295,15 @@ export function parseJournal(buf: Buffer): ReadJournal | undefined {
       } else if (op === OPS.remove) {
         rec = { op: 'remove', rel };
       } else {
-        return undefined;
+        throw new UnreadableJournalError(`record ${i} has an unknown type ${op}`);
       }
       const sum = crc32(buf.subarray(start, r.pos));
-      if (r.u32() !== sum) return undefined;
+      if (r.u32() !== sum) throw new UnreadableJournalError(`record ${i} fails its checksum`);
       records.push(rec);
     }
-    return r.pos === fstart ? { header, records } : undefined;
-  } catch {
-    return undefined;
+    return { header, records };
+  } catch (err) {
+    if (err instanceof UnreadableJournalError) throw err;
+    throw new UnreadableJournalError((err as Error).message);
   }
 }

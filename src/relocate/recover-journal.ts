@@ -2,7 +2,7 @@ import { fs } from '../fs.js';
 import { errnoOf, VenvToolsError } from '../errors.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { applyJournal } from './apply-journal.js';
-import { JOURNAL_NAME, parseJournal } from './journal.js';
+import { JOURNAL_NAME, parseJournal, UnreadableJournalError } from './journal.js';
 
 /** What recovery found. */
 export interface Recovery {
@@ -22,7 +22,17 @@ export function recoverJournal(rootAbs: ByteString): Recovery {
   const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
   const buf = readJournalFile(p, shown);
   if (buf === undefined) return { state: 'none', files: 0 };
-  const journal = parseJournal(buf);
+  let journal;
+  try {
+    journal = parseJournal(buf);
+  } catch (err) {
+    if (!(err instanceof UnreadableJournalError)) throw err;
+    throw new VenvToolsError(
+      'JOURNAL',
+      `${shown} is a committed journal this version of venv-tools cannot read (${err.message}); it was most likely written by a newer venv-tools. Finish the relocation with that version. Do not delete the journal: files it was writing may be half-written.`,
+      shown,
+    );
+  }
   if (journal === undefined) {
     removeJournal(p, shown, 'it never committed, so nothing was changed');
     return { state: 'discarded', files: 0 };

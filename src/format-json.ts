@@ -53,6 +53,11 @@ function warningsJson(
   return ws.map((w) => ({ code: w.code, message: w.message, path: orNull(w.path) }));
 }
 
+/** The scan statistics, field by field (the schema's order). */
+function statsJson(st: { files: number; bytes: number; symlinks: number; dirs: number }) {
+  return { files: st.files, bytes: st.bytes, symlinks: st.symlinks, dirs: st.dirs };
+}
+
 function countsJson(c: Partial<Record<FileKind, number>>): Json {
   const out: { [k: string]: Json } = {};
   for (const [k, v] of Object.entries(c)) if (v !== undefined) out[k] = v;
@@ -100,12 +105,7 @@ export function relocateJson(r: RelocationReport, diff?: readonly string[]): Jso
     counts: countsJson(r.counts),
     binaries: binariesJson(r.binaries),
     warnings: warningsJson(r.warnings),
-    stats: {
-      files: r.stats.files,
-      bytes: r.stats.bytes,
-      symlinks: r.stats.symlinks,
-      dirs: r.stats.dirs,
-    },
+    stats: statsJson(r.stats),
     timings: {
       walk: r.timings.walk,
       search: r.timings.search,
@@ -191,12 +191,7 @@ export function scanJson(r: ScanReport): Json {
     warnings: warningsJson(r.warnings),
     fixes: fixesJson(r.fixes),
     recovered: recoveredJson(r.recovered),
-    stats: {
-      files: r.stats.files,
-      bytes: r.stats.bytes,
-      symlinks: r.stats.symlinks,
-      dirs: r.stats.dirs,
-    },
+    stats: statsJson(r.stats),
     timings: {
       walk: r.timings.walk,
       search: r.timings.search,

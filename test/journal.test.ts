@@ -1,5 +1,12 @@
 import test from 'ava';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, truncateSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -87,6 +94,35 @@ test('a journal truncated on disk reads as never committed', (t) => {
   t.is(parseJournal(readFileSync(p)), undefined);
 });
 
+/**
+ * A committed journal of format 1 (an older venv-tools: one crc over the whole body, a crc per
+ * record, no frame lengths) whose one record is `rec`.
+ */
+function committedV1(rec: Buffer, magic = 'VENV-TOOLS JOURNAL 1\n'): Buffer {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const headerJson = Buffer.from(JSON.stringify(header));
+  const body = Buffer.concat([
+    Buffer.from(magic, 'latin1'),
+    u32(headerJson.length),
+    headerJson,
+    rec,
+    u32(crc32(rec)),
+  ]);
+  const len = Buffer.alloc(8);
+  len.writeDoubleLE(body.length);
+  return Buffer.concat([
+    body,
+    Buffer.from('\nCOMMITTED\n', 'latin1'),
+    u32(1),
+    len,
+    u32(crc32(body)),
+  ]);
+}
+
 /** A committed journal (valid footer and body checksum) whose one record has type `op`. */
 function committedWithOp(op: number): Buffer {
   const u32 = (n: number) => {
@@ -122,4 +158,61 @@ test('a committed journal with a record type this version does not know is refus
   const err = t.throws(() => recoverJournal(dir), { instanceOf: VenvToolsError });
   t.regex(err?.message ?? '', /newer venv-tools/);
   t.true(existsSync(join(dir, JOURNAL_NAME)), 'the journal stays for the version that can read it');
+});
+
+test('a committed journal of a format this version does not know is refused, never discarded', (t) => {
+  const future = committedV1(Buffer.from([4, 1, 0, 0, 0, 0x78]), 'VENV-TOOLS JOURNAL 3\n');
+  t.throws(() => parseJournal(future), { instanceOf: UnreadableJournalError });
+  const dir = mkdtempSync(join(tmpdir(), 'vt-journal-'));
+  writeFileSync(join(dir, JOURNAL_NAME), future);
+  t.throws(() => recoverJournal(dir), { instanceOf: VenvToolsError, message: /newer venv-tools/ });
+  t.true(existsSync(join(dir, JOURNAL_NAME)));
+});
+
+test('a journal of format 1, left by an older venv-tools, is still finished', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vt-journal-'));
+  writeFileSync(join(dir, 'f.txt'), 'old content, longer than the new one\n');
+  const path = Buffer.from('f.txt');
+  const data = Buffer.from('/b\n');
+  const f64 = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(n);
+    return b;
+  };
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(path.length);
+  // op 1: write without a mode; atime 1000 ms, mtime 2000 ms.
+  const rec = Buffer.concat([Buffer.from([1]), len, path, f64(1000), f64(2000), f64(3), data]);
+  writeFileSync(join(dir, JOURNAL_NAME), committedV1(rec));
+  t.like(recoverJournal(dir), { state: 'completed', files: 1, old: '/a', new: '/b' });
+  t.is(readFileSync(join(dir, 'f.txt'), 'utf8'), '/b\n');
+  t.is(statSync(join(dir, 'f.txt')).mtimeMs, 2000);
+  t.false(existsSync(join(dir, JOURNAL_NAME)));
+});
+
+test('a journal far larger than the read window is applied by a recovery, record for record', (t) => {
+  // 300 files of 40 KB and one of 3 MB (written past the journal's write buffer, and read back
+  // through a window it does not fit): together over 14 times the 1 MiB window.
+  const dir = mkdtempSync(join(tmpdir(), 'vt-journal-'));
+  const many: JournalRecord[] = [];
+  for (let i = 0; i < 300; i++) {
+    writeFileSync(join(dir, `f${i}`), 'x');
+    many.push({
+      op: 'write',
+      rel: `f${i}`,
+      data: Buffer.alloc(40_000, i % 251),
+      atimeMs: 1000,
+      mtimeMs: 2000 + i,
+    });
+  }
+  writeFileSync(join(dir, 'big'), 'x');
+  many.push({ op: 'write', rel: 'big', data: Buffer.alloc(3 << 20, 7), atimeMs: 1, mtimeMs: 2 });
+  writeJournal(dir, header, many);
+  t.true(statSync(join(dir, JOURNAL_NAME)).size > 14 << 20);
+  t.like(recoverJournal(dir), { state: 'completed', files: 301 });
+  for (let i = 0; i < 300; i++) {
+    t.true(readFileSync(join(dir, `f${i}`)).equals(Buffer.alloc(40_000, i % 251)), `f${i}`);
+    t.is(statSync(join(dir, `f${i}`)).mtimeMs, 2000 + i);
+  }
+  t.true(readFileSync(join(dir, 'big')).equals(Buffer.alloc(3 << 20, 7)));
 });

@@ -154,12 +154,13 @@ function checkRel(rel: ByteString): void {
 }
 
 /**
- * Apply journal records in order. Idempotent: applying the same records again after a crash
+ * Apply journal records in order (an array, or a committed journal read back record by record:
+ * each record's data is used before the next is read). Idempotent: applying the same records again after a crash
  * gives the same tree. A failure names the file and says that the journal stays for the next run.
  */
 export function applyJournal(
   rootAbs: ByteString,
-  records: readonly JournalRecord[],
+  records: Iterable<JournalRecord>,
   onProgress?: (done: number) => void,
 ): void {
   let done = 0;

@@ -6,18 +6,27 @@ import { bytesToUtf8, toBytes, fromBytes, type ByteString } from '../path-bounda
 /**
  * The write-ahead (redo) journal (DESIGN.md "Applying"). One file in the venv root:
  *
- *   MAGIC | u32 header-length | header JSON | record* | FOOTER_MAGIC | u32 count | f64 body-length | u32 crc
+ *   MAGIC | u32 header-length | header JSON | frame* | FOOTER_MAGIC | u32 count | f64 body-length | u32 crc
  *
- * A record is: u8 op | u32 path-length | path bytes | op fields | u32 crc32 of the record so far.
- * Only a journal whose footer checks out is committed; anything else is discarded unread, since
- * nothing is applied before the footer is written.
+ * A frame is `u32 length | record | u32 crc32 of the record`, and a record is
+ * `u8 op | u32 path-length | path bytes | op fields`. The footer's crc is the crc32 of the bytes
+ * before the first frame followed by every frame's crc (as u32 LE): with each frame checked
+ * against its own crc, that vouches for the whole body in one pass over the data, both when
+ * writing and when checking. Only a journal whose footer checks out is committed; anything else
+ * is discarded, since nothing is applied before the footer is written.
+ *
+ * Format 1 (magic `VENV-TOOLS JOURNAL 1`, one crc over the whole body and a crc per record
+ * without a length) is still read, so a run interrupted under an older venv-tools can be finished.
  */
 
 export const JOURNAL_NAME = '.venv-tools.journal';
-const MAGIC = Buffer.from('VENV-TOOLS JOURNAL 1\n', 'latin1');
+const MAGIC = Buffer.from('VENV-TOOLS JOURNAL 2\n', 'latin1');
+const MAGIC_V1 = Buffer.from('VENV-TOOLS JOURNAL 1\n', 'latin1');
 const FOOTER_MAGIC = Buffer.from('\nCOMMITTED\n', 'latin1');
 const FOOTER_SIZE = FOOTER_MAGIC.length + 4 + 8 + 4;
+/** Writes are gathered into one buffer of this size; data this large or larger goes straight out. */
 const WRITE_BATCH = 1 << 20;
+const DIRECT = WRITE_BATCH >> 2;
 
 /** One redo record. Paths are relative to the venv root. */
 export type JournalRecord =
@@ -61,50 +70,103 @@ export interface JournalHeader {
 const OPS = { write: 1, replace: 2, symlink: 3, remove: 4 } as const;
 const WRITE_WITH_MODE = 5;
 
-function u32(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32LE(n >>> 0);
-  return b;
-}
-
-function f64(n: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeDoubleLE(n);
-  return b;
-}
-
-function encodeRecord(r: JournalRecord): Buffer[] {
-  const path = toBytes(r.rel);
-  const op = r.op === 'write' && r.mode !== undefined ? WRITE_WITH_MODE : OPS[r.op];
-  const parts: Buffer[] = [Buffer.from([op]), u32(path.length), path];
+/** The size of a record's fields before its data (or all of it, for records without data). */
+function fieldsSize(r: JournalRecord, path: Buffer): number {
+  const base = 1 + 4 + path.length;
   switch (r.op) {
     case 'write':
-      if (r.mode !== undefined) parts.push(u32(r.mode));
-      parts.push(f64(r.atimeMs), f64(r.mtimeMs), f64(r.data.length), r.data);
+      return base + (r.mode === undefined ? 0 : 4) + 8 + 8 + 8;
+    case 'replace':
+      return base + 4 * 3 + 8 * 3;
+    case 'symlink':
+      return base + 4 + Buffer.byteLength(r.target, 'latin1');
+    case 'remove':
+      return base;
+  }
+}
+
+/** Write a record's fields (everything but its data) into `b` at `at`; returns the end. */
+function putFields(b: Buffer, at: number, r: JournalRecord, path: Buffer): number {
+  let o = at;
+  b[o++] = r.op === 'write' && r.mode !== undefined ? WRITE_WITH_MODE : OPS[r.op];
+  o = b.writeUInt32LE(path.length, o);
+  o += path.copy(b, o);
+  switch (r.op) {
+    case 'write':
+      if (r.mode !== undefined) o = b.writeUInt32LE(r.mode >>> 0, o);
+      o = b.writeDoubleLE(r.atimeMs, o);
+      o = b.writeDoubleLE(r.mtimeMs, o);
+      o = b.writeDoubleLE(r.data.length, o);
       break;
     case 'replace':
-      parts.push(
-        u32(r.mode),
-        u32(r.uid),
-        u32(r.gid),
-        f64(r.atimeMs),
-        f64(r.mtimeMs),
-        f64(r.data.length),
-        r.data,
-      );
+      o = b.writeUInt32LE(r.mode >>> 0, o);
+      o = b.writeUInt32LE(r.uid >>> 0, o);
+      o = b.writeUInt32LE(r.gid >>> 0, o);
+      o = b.writeDoubleLE(r.atimeMs, o);
+      o = b.writeDoubleLE(r.mtimeMs, o);
+      o = b.writeDoubleLE(r.data.length, o);
       break;
-    case 'symlink': {
-      const t = toBytes(r.target);
-      parts.push(u32(t.length), t);
+    case 'symlink':
+      o = b.writeUInt32LE(Buffer.byteLength(r.target, 'latin1'), o);
+      o += b.write(r.target, o, 'latin1');
       break;
-    }
     case 'remove':
       break;
   }
-  let crc = 0;
-  for (const p of parts) crc = crc32(p, crc);
-  parts.push(u32(crc));
-  return parts;
+  return o;
+}
+
+/** The bytes a record takes in the journal: length, record, crc. */
+export function frameSize(r: JournalRecord): number {
+  const data = r.op === 'write' || r.op === 'replace' ? r.data.length : 0;
+  return 4 + fieldsSize(r, toBytes(r.rel)) + data + 4;
+}
+
+/** Write a frame's length and the record's fields (not its data) at `at`; returns their end. */
+function encodeFrameHead(b: Buffer, at: number, r: JournalRecord): number {
+  const path = toBytes(r.rel);
+  const data = r.op === 'write' || r.op === 'replace' ? r.data.length : 0;
+  b.writeUInt32LE(fieldsSize(r, path) + data, at);
+  return putFields(b, at + 4, r, path);
+}
+
+/** Write a whole frame at `at` (the caller made room for frameSize(r)); its end and crc. */
+export function encodeFrame(b: Buffer, at: number, r: JournalRecord): { end: number; crc: number } {
+  let end = encodeFrameHead(b, at, r);
+  if (r.op === 'write' || r.op === 'replace') end += r.data.copy(b, end);
+  const crc = crc32(b.subarray(at + 4, end));
+  return { end: b.writeUInt32LE(crc, end), crc };
+}
+
+/**
+ * Frames encoded away from the journal (on a worker thread), to be handed over in batches of
+ * about 1 MiB and written by JournalWriter.appendFrames.
+ */
+export class FrameBatch {
+  private buf = Buffer.allocUnsafe(WRITE_BATCH);
+  private used = 0;
+  private crcs: number[] = [];
+
+  /** Add a record (with its mode: a batch cannot stat); returns a full batch to hand over. */
+  add(r: JournalRecord): { bytes: Buffer; crcs: number[] } | undefined {
+    const size = frameSize(r);
+    let full: { bytes: Buffer; crcs: number[] } | undefined;
+    if (this.used + size > this.buf.length && this.used > 0) full = this.take();
+    if (size > this.buf.length) this.buf = Buffer.allocUnsafe(size);
+    const { end, crc } = encodeFrame(this.buf, this.used, r);
+    this.used = end;
+    this.crcs.push(crc);
+    return full;
+  }
+
+  /** The frames gathered so far (the buffer is handed over: a new one takes its place). */
+  take(): { bytes: Buffer; crcs: number[] } {
+    const out = { bytes: this.buf.subarray(0, this.used), crcs: this.crcs };
+    this.buf = Buffer.allocUnsafe(WRITE_BATCH);
+    this.used = 0;
+    this.crcs = [];
+    return out;
+  }
 }
 
 function journalError(path: string, action: string, err: unknown, next: string): VenvToolsError {
@@ -128,6 +190,172 @@ function withMode(rootAbs: ByteString, r: JournalRecord): JournalRecord {
 }
 
 /**
+ * A journal written record by record, so that no run holds every new content at once: records
+ * are gathered in one 1 MiB buffer, large data goes straight to the file. Nothing in the venv is
+ * touched while it is written; `commit` writes the footer, `abort` removes the partial journal.
+ * Any failure removes it too and throws a VenvToolsError that names it.
+ */
+export class JournalWriter {
+  private fd: number | undefined;
+  private readonly buf = Buffer.allocUnsafe(WRITE_BATCH);
+  private used = 0;
+  private body = 0;
+  private bodyStart = 0;
+  private footCrc = 0;
+  private readonly crcBytes = Buffer.allocUnsafe(4);
+  /** Records appended so far. */
+  count = 0;
+  readonly pathBuf: Buffer;
+  readonly shown: string;
+
+  constructor(
+    readonly rootAbs: ByteString,
+    header: JournalHeader,
+  ) {
+    this.pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
+    this.shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
+    this.guard(() => {
+      this.fd = fs.openSync(
+        this.pathBuf,
+        fs.constants.O_WRONLY |
+          fs.constants.O_CREAT |
+          fs.constants.O_TRUNC |
+          fs.constants.O_NOFOLLOW,
+        0o600,
+      );
+      const json = Buffer.from(JSON.stringify(header), 'utf8');
+      const head = Buffer.allocUnsafe(MAGIC.length + 4 + json.length);
+      MAGIC.copy(head, 0);
+      head.writeUInt32LE(json.length, MAGIC.length);
+      json.copy(head, MAGIC.length + 4);
+      this.footCrc = crc32(head);
+      this.body = head.length;
+      this.bodyStart = head.length;
+      this.put(head);
+    });
+  }
+
+  /** Append one record. */
+  append(record: JournalRecord): void {
+    this.guard(() => {
+      const r = withMode(this.rootAbs, record);
+      const size = frameSize(r);
+      const data = r.op === 'write' || r.op === 'replace' ? r.data : undefined;
+      let crc: number;
+      if (data === undefined || data.length < DIRECT) {
+        if (this.used + size > WRITE_BATCH) this.flush();
+        ({ end: this.used, crc } = encodeFrame(this.buf, this.used, r));
+      } else {
+        // Large data goes straight to the file, without a copy: the frame's head, then it.
+        if (this.used + (size - data.length) > WRITE_BATCH) this.flush();
+        const start = this.used;
+        const fieldsEnd = encodeFrameHead(this.buf, start, r);
+        crc = crc32(data, crc32(this.buf.subarray(start + 4, fieldsEnd)));
+        this.used = fieldsEnd;
+        this.flush();
+        this.writeOut(data);
+        this.crcBytes.writeUInt32LE(crc, 0);
+        this.writeOut(this.crcBytes);
+      }
+      this.body += size;
+      this.addCrc(crc);
+    });
+  }
+
+  /** Append frames another thread encoded (a FrameBatch's bytes and each frame's crc). */
+  appendFrames(frames: Buffer, crcs: ArrayLike<number>): void {
+    this.guard(() => {
+      this.flush();
+      this.writeOut(frames);
+      this.body += frames.length;
+      for (let i = 0; i < crcs.length; i++) this.addCrc(crcs[i] as number);
+    });
+  }
+
+  private addCrc(crc: number): void {
+    this.crcBytes.writeUInt32LE(crc, 0);
+    this.footCrc = crc32(this.crcBytes, this.footCrc);
+    this.count++;
+  }
+
+  /**
+   * Write the footer: from here on the journal is committed and the next run redoes it. Returns
+   * where its frames lie, to read them back.
+   */
+  commit(): Pick<CommittedJournal, 'version' | 'bodyStart' | 'bodyEnd'> {
+    this.guard(() => {
+      this.flush();
+      // The footer goes in a write of its own, after everything it vouches for.
+      const f = Buffer.allocUnsafe(FOOTER_SIZE);
+      FOOTER_MAGIC.copy(f, 0);
+      let o = f.writeUInt32LE(this.count >>> 0, FOOTER_MAGIC.length);
+      o = f.writeDoubleLE(this.body, o);
+      f.writeUInt32LE(this.footCrc, o);
+      this.writeOut(f);
+      fs.closeSync(this.fd as number);
+      this.fd = undefined;
+    });
+    return { version: 2, bodyStart: this.bodyStart, bodyEnd: this.body };
+  }
+
+  /** Remove the uncommitted journal (planning failed); nothing in the venv was touched. */
+  abort(): void {
+    this.closeAndRemove();
+  }
+
+  private put(b: Buffer): void {
+    if (this.used + b.length > WRITE_BATCH) this.flush();
+    if (b.length >= WRITE_BATCH) {
+      this.writeOut(b);
+    } else {
+      b.copy(this.buf, this.used);
+      this.used += b.length;
+    }
+  }
+
+  private flush(): void {
+    if (this.used === 0) return;
+    this.writeOut(this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private writeOut(b: Buffer): void {
+    let off = 0;
+    while (off < b.length) off += fs.writeSync(this.fd as number, b, off, b.length - off);
+  }
+
+  private closeAndRemove(): void {
+    if (this.fd !== undefined) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        // already failing; the unlink below matters more
+      }
+      this.fd = undefined;
+    }
+    try {
+      fs.unlinkSync(this.pathBuf);
+    } catch {
+      // nothing to remove
+    }
+  }
+
+  private guard(step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.closeAndRemove();
+      throw journalError(
+        this.shown,
+        'write',
+        err,
+        'nothing was changed; free space or fix permissions in the venv and run again',
+      );
+    }
+  }
+}
+
+/**
  * Write the journal and its committing footer. On any failure the partial journal is removed
  * and a VenvToolsError names it; nothing in the venv has been touched at that point.
  */
@@ -136,64 +364,51 @@ export function writeJournal(
   header: JournalHeader,
   records: readonly JournalRecord[],
 ): void {
-  const pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
-  const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(
-      pathBuf,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
-      0o600,
-    );
-    const headerJson = Buffer.from(JSON.stringify(header), 'utf8');
-    let body = 0;
-    let crc = 0;
-    // Records are small and many: gather them into writes of about WRITE_BATCH bytes.
-    let pending: Buffer[] = [];
-    let pendingBytes = 0;
-    const flush = () => {
-      const b = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending);
-      pending = [];
-      pendingBytes = 0;
-      let off = 0;
-      while (off < b.length) off += fs.writeSync(fd as number, b, off, b.length - off);
-    };
-    const put = (b: Buffer) => {
-      body += b.length;
-      crc = crc32(b, crc);
-      pending.push(b);
-      pendingBytes += b.length;
-      if (pendingBytes >= WRITE_BATCH) flush();
-    };
-    put(MAGIC);
-    put(u32(headerJson.length));
-    put(headerJson);
-    for (const r of records) for (const p of encodeRecord(withMode(rootAbs, r))) put(p);
-    flush();
-    // The footer goes in a write of its own, after everything it vouches for.
-    pending.push(Buffer.concat([FOOTER_MAGIC, u32(records.length), f64(body), u32(crc)]));
-    flush();
-    fs.closeSync(fd);
-    fd = undefined;
-  } catch (err) {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // already failing; the unlink below matters more
-      }
+  const w = new JournalWriter(rootAbs, header);
+  for (const r of records) w.append(r);
+  w.commit();
+}
+
+/**
+ * A committed journal's bytes, as a buffer in memory or read from an open file through a window
+ * that slides (so reading a large journal back takes bounded memory).
+ */
+export class JournalBytes {
+  private window: Buffer;
+  private winStart = 0;
+  private winEnd = 0;
+
+  constructor(
+    readonly size: number,
+    private readonly source: Buffer | number,
+  ) {
+    this.window = Buffer.isBuffer(source) ? source : Buffer.allocUnsafe(WRITE_BATCH);
+    if (Buffer.isBuffer(source)) this.winEnd = source.length;
+  }
+
+  /** Close the file it reads (nothing for bytes in memory). */
+  close(): void {
+    if (!Buffer.isBuffer(this.source)) fs.closeSync(this.source);
+  }
+
+  /** `n` bytes at `pos`; the view is valid until the next call. */
+  at(pos: number, n: number): Buffer {
+    if (!Number.isInteger(n) || n < 0 || pos + n > this.size) throw new Error('truncated record');
+    if (pos >= this.winStart && pos + n <= this.winEnd) {
+      return this.window.subarray(pos - this.winStart, pos - this.winStart + n);
     }
-    try {
-      fs.unlinkSync(pathBuf);
-    } catch {
-      // nothing to remove
+    const fd = this.source as number;
+    if (n > this.window.length) this.window = Buffer.allocUnsafe(n);
+    const want = Math.min(this.window.length, this.size - pos);
+    let got = 0;
+    while (got < want) {
+      const m = fs.readSync(fd, this.window, got, want - got, pos + got);
+      if (m === 0) throw new Error('truncated record');
+      got += m;
     }
-    throw journalError(
-      shown,
-      'write',
-      err,
-      'nothing was changed; free space or fix permissions in the venv and run again',
-    );
+    this.winStart = pos;
+    this.winEnd = pos + got;
+    return this.window.subarray(0, n);
   }
 }
 
@@ -203,44 +418,10 @@ export interface ReadJournal {
   readonly records: JournalRecord[];
 }
 
-class Reader {
-  pos = 0;
-  constructor(
-    readonly buf: Buffer,
-    readonly end: number,
-  ) {}
-  need(n: number): void {
-    if (n < 0 || this.pos + n > this.end) throw new Error('truncated record');
-  }
-  u8(): number {
-    this.need(1);
-    return this.buf[this.pos++] as number;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32LE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  f64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleLE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  bytes(n: number): Buffer {
-    if (!Number.isInteger(n)) throw new Error('bad length');
-    this.need(n);
-    const b = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return b;
-  }
-}
-
 /**
- * A journal whose footer and whole-body checksum hold (so it is committed, and files may be
- * half-written) but whose records this version cannot read: most likely written by a newer
- * venv-tools. It must be neither applied nor discarded.
+ * A journal whose footer and checksums hold (so it is committed, and files may be half-written)
+ * but whose records this version cannot read: most likely written by a newer venv-tools. It must
+ * be neither applied nor discarded.
  */
 export class UnreadableJournalError extends Error {
   constructor(reason: string) {
@@ -249,61 +430,172 @@ export class UnreadableJournalError extends Error {
   }
 }
 
+/** A committed journal: its header, and where its frames lie. */
+export interface CommittedJournal {
+  readonly header: JournalHeader;
+  /** The number of records, counted while checking (the footer's count is not checksummed). */
+  readonly count: number;
+  readonly version: 1 | 2;
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
+}
+
+/** Decode one record (op and fields, then its data), as format 2 frames and format 1 hold it. */
+function decodeRecord(src: JournalBytes, pos: number, end: number): [JournalRecord, number] {
+  let p = pos;
+  const take = (n: number) => {
+    if (p + n > end) throw new Error('truncated record');
+    const b = src.at(p, n);
+    p += n;
+    return b;
+  };
+  const u32 = () => take(4).readUInt32LE(0);
+  const f64 = () => take(8).readDoubleLE(0);
+  const op = take(1)[0] as number;
+  const rel = fromBytes(take(u32()));
+  let rec: JournalRecord;
+  if (op === OPS.write || op === WRITE_WITH_MODE) {
+    const mode = op === WRITE_WITH_MODE ? u32() : undefined;
+    const atimeMs = f64();
+    const mtimeMs = f64();
+    const data = take(f64());
+    rec =
+      mode === undefined
+        ? { op: 'write', rel, atimeMs, mtimeMs, data }
+        : { op: 'write', rel, atimeMs, mtimeMs, data, mode };
+  } else if (op === OPS.replace) {
+    const mode = u32();
+    const uid = u32();
+    const gid = u32();
+    const atimeMs = f64();
+    const mtimeMs = f64();
+    rec = { op: 'replace', rel, mode, uid, gid, atimeMs, mtimeMs, data: take(f64()) };
+  } else if (op === OPS.symlink) {
+    rec = { op: 'symlink', rel, target: fromBytes(take(u32())) };
+  } else if (op === OPS.remove) {
+    rec = { op: 'remove', rel };
+  } else {
+    throw new UnreadableJournalError(`a record has an unknown type ${op}`);
+  }
+  return [rec, p];
+}
+
 /**
- * Parse a journal file's bytes; undefined when it never committed (footer missing or the
- * whole-body checksum fails). Throws UnreadableJournalError for a committed journal whose records
- * cannot be read.
+ * Check a journal: undefined when it never committed (footer missing, a length or checksum that
+ * fails); throws UnreadableJournalError for a committed journal whose records this version
+ * cannot read. Reads it once, through `src`'s window.
  */
-export function parseJournal(buf: Buffer): ReadJournal | undefined {
-  if (buf.length < MAGIC.length + 4 + FOOTER_SIZE) return undefined;
-  const fstart = buf.length - FOOTER_SIZE;
-  if (!buf.subarray(fstart, fstart + FOOTER_MAGIC.length).equals(FOOTER_MAGIC)) return undefined;
-  const bodyLen = buf.readDoubleLE(fstart + FOOTER_MAGIC.length + 4);
-  const crc = buf.readUInt32LE(fstart + FOOTER_MAGIC.length + 12);
-  if (bodyLen !== fstart || crc32(buf.subarray(0, fstart)) !== crc) return undefined;
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
-  try {
-    const r = new Reader(buf, fstart);
-    r.pos = MAGIC.length;
-    const header = JSON.parse(r.bytes(r.u32()).toString('utf8')) as JournalHeader;
-    const records: JournalRecord[] = [];
-    // Records run up to the footer; the body's checksum vouches for them. The footer's record
-    // count is not under that checksum, so a damaged count must not decide anything.
-    for (let i = 0; r.pos < fstart; i++) {
-      const start = r.pos;
-      const op = r.u8();
-      const rel = fromBytes(r.bytes(r.u32()));
-      let rec: JournalRecord;
-      if (op === OPS.write) {
-        const atimeMs = r.f64();
-        const mtimeMs = r.f64();
-        rec = { op: 'write', rel, atimeMs, mtimeMs, data: r.bytes(r.f64()) };
-      } else if (op === WRITE_WITH_MODE) {
-        const mode = r.u32();
-        const atimeMs = r.f64();
-        const mtimeMs = r.f64();
-        rec = { op: 'write', rel, atimeMs, mtimeMs, data: r.bytes(r.f64()), mode };
-      } else if (op === OPS.replace) {
-        const mode = r.u32();
-        const uid = r.u32();
-        const gid = r.u32();
-        const atimeMs = r.f64();
-        const mtimeMs = r.f64();
-        rec = { op: 'replace', rel, mode, uid, gid, atimeMs, mtimeMs, data: r.bytes(r.f64()) };
-      } else if (op === OPS.symlink) {
-        rec = { op: 'symlink', rel, target: fromBytes(r.bytes(r.u32())) };
-      } else if (op === OPS.remove) {
-        rec = { op: 'remove', rel };
-      } else {
-        throw new UnreadableJournalError(`record ${i} has an unknown type ${op}`);
-      }
-      const sum = crc32(buf.subarray(start, r.pos));
-      if (r.u32() !== sum) throw new UnreadableJournalError(`record ${i} fails its checksum`);
-      records.push(rec);
+export function checkJournal(src: JournalBytes): CommittedJournal | undefined {
+  const size = src.size;
+  if (size < MAGIC.length + 4 + FOOTER_SIZE) return undefined;
+  const fstart = size - FOOTER_SIZE;
+  const footer = Buffer.from(src.at(fstart, FOOTER_SIZE));
+  if (!footer.subarray(0, FOOTER_MAGIC.length).equals(FOOTER_MAGIC)) return undefined;
+  const bodyLen = footer.readDoubleLE(FOOTER_MAGIC.length + 4);
+  const want = footer.readUInt32LE(FOOTER_MAGIC.length + 12);
+  if (bodyLen !== fstart) return undefined;
+  const magic = Buffer.from(src.at(0, MAGIC.length));
+  const version = magic.equals(MAGIC) ? 2 : magic.equals(MAGIC_V1) ? 1 : undefined;
+  if (version === undefined) {
+    // Another format of ours with a committing footer: a newer venv-tools wrote it.
+    const name = magic.toString('latin1');
+    if (/^VENV-TOOLS JOURNAL \d+[\n\d]$/.test(name)) {
+      throw new UnreadableJournalError(`its format is ${JSON.stringify(name.trim())}`);
     }
-    return { header, records };
+    return undefined;
+  }
+  const hlen = src.at(MAGIC.length, 4).readUInt32LE(0);
+  const bodyStart = MAGIC.length + 4 + hlen;
+  if (bodyStart > fstart || checksum(src, version, bodyStart, fstart) !== want) return undefined;
+  try {
+    const header = JSON.parse(src.at(MAGIC.length + 4, hlen).toString('utf8')) as JournalHeader;
+    // Committed. From here on, a record this version cannot read is refused, never discarded.
+    let count = 0;
+    const all = frames(src, { version, bodyStart, bodyEnd: fstart });
+    while (all.next().done !== true) count++;
+    return { header, count, version, bodyStart, bodyEnd: fstart };
   } catch (err) {
     if (err instanceof UnreadableJournalError) throw err;
+    if (err instanceof SyntaxError) throw new UnreadableJournalError(`its header: ${err.message}`);
     throw new UnreadableJournalError((err as Error).message);
   }
+}
+
+/**
+ * The checksum the footer must hold, or undefined when the frames do not tile the body or one
+ * fails its own checksum (format 2). Format 1: the crc of the whole body.
+ */
+function checksum(
+  src: JournalBytes,
+  version: 1 | 2,
+  bodyStart: number,
+  bodyEnd: number,
+): number | undefined {
+  const crcOf = (from: number, to: number, seed = 0) => {
+    let c = seed;
+    for (let q = from; q < to; q += WRITE_BATCH) {
+      c = crc32(src.at(q, Math.min(WRITE_BATCH, to - q)), c);
+    }
+    return c;
+  };
+  if (version === 1) return crcOf(0, bodyEnd);
+  let crc = crcOf(0, bodyStart);
+  const crcBytes = Buffer.allocUnsafe(4);
+  for (let p = bodyStart; p < bodyEnd;) {
+    if (p + 8 > bodyEnd) return undefined;
+    const len = src.at(p, 4).readUInt32LE(0);
+    if (p + 8 + len > bodyEnd) return undefined;
+    const c = crcOf(p + 4, p + 4 + len);
+    if (src.at(p + 4 + len, 4).readUInt32LE(0) !== c) return undefined;
+    crcBytes.writeUInt32LE(c, 0);
+    crc = crc32(crcBytes, crc);
+    p += 8 + len;
+  }
+  return crc;
+}
+
+/**
+ * The records of a committed journal, in order. Each record's data is a view that is valid only
+ * until the next one is read.
+ */
+export function* frames(
+  src: JournalBytes,
+  where: Pick<CommittedJournal, 'version' | 'bodyStart' | 'bodyEnd'>,
+): Generator<JournalRecord> {
+  let i = 0;
+  for (let p = where.bodyStart; p < where.bodyEnd; i++) {
+    try {
+      if (where.version === 2) {
+        const len = src.at(p, 4).readUInt32LE(0);
+        const [rec, end] = decodeRecord(src, p + 4, p + 4 + len);
+        if (end !== p + 4 + len) throw new Error('a record longer than its fields');
+        p = end + 4;
+        yield rec;
+      } else {
+        const [rec, end] = decodeRecord(src, p, where.bodyEnd);
+        p = end + 4;
+        yield rec;
+      }
+    } catch (err) {
+      if (err instanceof UnreadableJournalError) {
+        throw new UnreadableJournalError(`record ${i}: ${err.message}`);
+      }
+      throw err;
+    }
+  }
+}
+
+/**
+ * Parse a journal file's bytes; undefined when it never committed. Throws UnreadableJournalError
+ * for a committed journal whose records cannot be read. Each record's data is its own copy.
+ */
+export function parseJournal(buf: Buffer): ReadJournal | undefined {
+  const src = new JournalBytes(buf.length, buf);
+  const j = checkJournal(src);
+  if (j === undefined) return undefined;
+  const records: JournalRecord[] = [];
+  for (const r of frames(src, j)) {
+    records.push(r.op === 'write' || r.op === 'replace' ? { ...r, data: Buffer.from(r.data) } : r);
+  }
+  return { header: j.header, records };
 }

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { RewriteError, VenvToolsError } from '../errors.js';
 import type { FileKind } from '../kinds.js';
@@ -19,7 +20,12 @@ import { rewritePth } from './rewrite-pth.js';
 import { rewritePyc } from './rewrite-pyc.js';
 import { rewritePythonSource } from './rewrite-python-source.js';
 import { rewritePyvenvCfg } from './rewrite-pyvenv-cfg.js';
-import { recordUpdateOf, rewriteRecord } from './rewrite-record.js';
+import {
+  listedWithHash,
+  recordUpdateOf,
+  rewriteRecord,
+  type RecordUpdate,
+} from './rewrite-record.js';
 import { rewriteShebang } from './rewrite-shebang.js';
 
 /** One change the apply step will make; paths are relative to the venv root. */
@@ -59,26 +65,24 @@ export interface BinaryHit {
   readonly format: string;
 }
 
-export interface PlanInput {
-  readonly layout: Layout;
-  /** Venv-wide mappings (the venv's own first). */
-  readonly mappings: readonly Mapping[];
-  /** Files holding a needle, with their bytes. */
-  readonly hits: ReadonlyArray<{ readonly rel: ByteString; readonly bytes: Buffer }>;
-  /** Every RECORD file's bytes. */
-  readonly records: ReadonlyMap<ByteString, Buffer>;
-  /** Every symlink in the venv with its target. */
-  readonly symlinks: ReadonlyArray<{ readonly rel: ByteString; readonly target: ByteString }>;
-  /** Every regular file's rel path. */
-  readonly files: ReadonlySet<ByteString>;
-  /** Reads a file not among the hits (a pyc whose source changes). */
-  readonly readFile: (rel: ByteString) => Buffer;
-}
-
+/** A dry run's plan: every edit, with the bytes before and after (for `--diff` and `scan`). */
 export interface Plan {
   readonly edits: Edit[];
   readonly binaries: BinaryHit[];
   readonly warnings: Warning[];
+}
+
+/** The file's state when it was read, for the journal (times, mode, links, owner). */
+export type FileStat = Pick<Stats, 'mode' | 'nlink' | 'uid' | 'gid' | 'atimeMs' | 'mtimeMs'>;
+
+/**
+ * Where the planner's edits go as they are made: the journal of a real run, or a dry run's list.
+ * `bytes` and `before` are only valid during the call (they may be views of a reused buffer).
+ */
+export interface EditSink {
+  write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, stat: FileStat): void;
+  symlink(rel: ByteString, target: ByteString, before: ByteString): void;
+  remove(rel: ByteString, reason: string): void;
 }
 
 function rewriteBySyntax(
@@ -152,81 +156,104 @@ function recordTarget(
     if (!listed.startsWith(`${newRoot}/`)) return undefined;
     rel = listed.slice(newRoot.length + 1);
   } else {
-    rel = posix.join(posix.dirname(posix.dirname(recordRel)), listed);
+    const distInfo = recordRel.lastIndexOf('/');
+    const site = distInfo === -1 ? -1 : recordRel.lastIndexOf('/', distInfo - 1);
+    rel = site === -1 ? listed : `${recordRel.slice(0, site)}/${listed}`;
   }
-  rel = posix.normalize(rel);
+  // Most rows are plain (`pkg/mod.py`); only `.`, `..` and `//` need the normalizer.
+  if (/(?:^|\/)\.\.?(?:\/|$)|\/\//.test(rel)) rel = posix.normalize(rel);
   return rel.startsWith('../') || rel === '..' ? undefined : rel;
 }
 
-/**
- * Turn the inventory into edits. Pure: every input is already in memory except `readFile`,
- * which reads the few pycs whose source changes without holding the path themselves.
- */
-export function planRelocation(input: PlanInput): Plan {
-  const { mappings } = input;
-  const newRoot = (mappings[0] as Mapping).to;
-  const edits: Edit[] = [];
-  const binaries: BinaryHit[] = [];
-  const warnings: Warning[] = [];
-  const written = new Map<ByteString, Buffer>();
-  const pycHits: Array<{ rel: ByteString; bytes: Buffer }> = [];
+const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
 
-  for (const hit of input.hits) {
-    const { kind, syntax } = classifyFile(hit.rel, hit.bytes, input.layout);
-    if (syntax === 'pyc') {
-      pycHits.push(hit);
-      continue;
+/**
+ * Turns files into edits as they are read, so that a run never holds more than one file's
+ * content (DESIGN.md "scan -> plan -> apply"). Three orders matter, and the caller keeps them:
+ * RECORDs are noted first (to know which rewritten files need a new hash), every other file
+ * before the pycs (a pyc whose source .py this run rewrites needs the new source), and RECORDs
+ * are rewritten last. Never parses a file that holds no mapped path.
+ */
+export class Planner {
+  private readonly binaries: BinaryHit[] = [];
+  private readonly warnings: Warning[] = [];
+  /** New contents of the .py files this run rewrites, for their pycs' headers. */
+  private readonly newSources = new Map<ByteString, Buffer>();
+  /** Files some RECORD lists with a hash: their new hash and size, once rewritten. */
+  private readonly hashWanted = new Set<ByteString>();
+  private readonly updates = new Map<ByteString, RecordUpdate>();
+  private readonly newRoot: ByteString;
+
+  constructor(
+    private readonly layout: Layout,
+    /** Venv-wide mappings (the venv's own first). */
+    private readonly mappings: readonly Mapping[],
+    /** Every regular file's rel path. */
+    private readonly files: ReadonlySet<ByteString>,
+    private readonly sink: EditSink,
+  ) {
+    this.newRoot = (mappings[0] as Mapping).to;
+  }
+
+  /** A RECORD, before any other file: which of the files it lists carry a hash. */
+  noteRecord(rel: ByteString, bytes: Buffer): void {
+    for (const listed of listedWithHash(bytes)) {
+      // As rewriteRecord asks about it: an absolute path after it moves.
+      const moved = listed.startsWith('/') ? replacePaths(listed, this.mappings) : undefined;
+      const target = recordTarget(rel, moved ?? listed, this.newRoot);
+      if (target !== undefined) this.hashWanted.add(target);
     }
-    if (syntax === 'record') continue; // after every other file, below
+  }
+
+  /** A file that holds a needle, neither a pyc nor a RECORD. */
+  file(rel: ByteString, bytes: Buffer, stat: FileStat): void {
+    const { kind, syntax } = classifyFile(rel, bytes, this.layout);
+    if (syntax === 'pyc') {
+      this.pyc(rel, bytes, stat);
+      return;
+    }
+    if (syntax === 'record') return; // by record(), after every other file
     if (syntax === 'binary') {
-      const n = findPathMatches(fromBytes(hit.bytes), mappings).length;
-      if (n > 0) binaries.push({ rel: hit.rel, matches: n, format: binaryFormat(hit.bytes) });
-      continue;
+      const n = findPathMatches(fromBytes(bytes), this.mappings).length;
+      if (n > 0) this.binaries.push({ rel, matches: n, format: binaryFormat(bytes) });
+      return;
     }
     let out: Buffer | undefined;
     try {
-      out = rewriteBySyntax(syntax, hit.rel, hit.bytes, mappings);
+      out = rewriteBySyntax(syntax, rel, bytes, this.mappings);
     } catch (err) {
-      if (err instanceof RewriteError) throw failRewrite(hit.rel, err);
+      if (err instanceof RewriteError) throw failRewrite(rel, err);
       throw err;
     }
-    if (out === undefined || out.equals(hit.bytes)) continue;
-    edits.push({ op: 'write', rel: hit.rel, kind, bytes: out, before: hit.bytes });
-    written.set(hit.rel, out);
+    if (out === undefined || out.equals(bytes)) return;
+    this.wrote(rel, kind, out, bytes, stat);
+    if (rel.endsWith('.py')) this.newSources.set(rel, Buffer.from(out));
   }
 
-  // Pycs: those holding the path, and those whose source .py this run rewrites (their header's
-  // source size or hash must follow the new source).
-  const pycs = new Map<ByteString, Buffer>();
-  for (const h of pycHits) pycs.set(h.rel, h.bytes);
-  if (written.size > 0) {
-    for (const rel of input.files) {
-      if (
-        (rel.endsWith('.pyc') || rel.endsWith('.pyo')) &&
-        !pycs.has(rel) &&
-        written.has(sourceOfPyc(rel))
-      ) {
-        pycs.set(rel, input.readFile(rel));
-      }
-    }
+  /** True when a pyc must be rewritten whatever it holds: this run rewrote its source .py. */
+  followsSource(rel: ByteString): boolean {
+    return this.newSources.size > 0 && isPyc(rel) && this.newSources.has(sourceOfPyc(rel));
   }
-  for (const [rel, bytes] of pycs) {
+
+  /** A pyc that holds a needle, or whose source this run rewrote. */
+  pyc(rel: ByteString, bytes: Buffer, stat: FileStat): void {
     const source = sourceOfPyc(rel);
-    const newSource = written.get(source);
+    const newSource = this.newSources.get(source);
+    const { mappings } = this;
     let out: Buffer | undefined;
     try {
       out = rewritePyc(bytes, newSource === undefined ? { mappings } : { mappings, newSource });
     } catch (err) {
       if (!(err instanceof RewriteError)) throw err;
-      if (input.files.has(source)) {
+      if (this.files.has(source)) {
         // A pyc is only a cache of its source: Python rebuilds it on the next import.
-        edits.push({ op: 'remove', rel, kind: 'pyc-removed', reason: err.message });
-        warnings.push({
+        this.sink.remove(rel, err.message);
+        this.warnings.push({
           code: 'PYC_REMOVED',
           message: `removed ${bytesToUtf8(rel)} (${err.message}); Python recompiles it from ${bytesToUtf8(source)}`,
           path: bytesToUtf8(rel),
         });
-        continue;
+        return;
       }
       const shown = bytesToUtf8(rel);
       throw new VenvToolsError(
@@ -235,45 +262,83 @@ export function planRelocation(input: PlanInput): Plan {
         shown,
       );
     }
-    if (out === undefined || out.equals(bytes)) continue;
-    edits.push({ op: 'write', rel, kind: 'pyc', bytes: out, before: bytes });
-    written.set(rel, out);
+    if (out === undefined || out.equals(bytes)) return;
+    this.wrote(rel, 'pyc', out, bytes, stat);
   }
 
-  // RECORD files last: every file this run rewrote that a RECORD lists gets its hash and size.
-  for (const [rel, bytes] of input.records) {
-    const updateFor = (listed: ByteString) => {
-      const target = recordTarget(rel, listed, newRoot);
-      const next = target === undefined ? undefined : written.get(target);
-      return next === undefined ? undefined : recordUpdateOf(next);
-    };
+  /** True when a RECORD must be rewritten whatever it holds: it lists a file this run rewrote. */
+  recordFollows(): boolean {
+    return this.updates.size > 0;
+  }
+
+  /** A RECORD, after every other file: absolute paths move, rewritten files get their new hash. */
+  record(rel: ByteString, bytes: Buffer, stat: FileStat): void {
     let out: Buffer | undefined;
     try {
-      out = rewriteRecord(bytes, { mappings, updateFor });
+      out = rewriteRecord(bytes, {
+        mappings: this.mappings,
+        updateFor: (listed) => {
+          const target = recordTarget(rel, listed, this.newRoot);
+          return target === undefined ? undefined : this.updates.get(target);
+        },
+      });
     } catch (err) {
       if (err instanceof RewriteError) throw failRewrite(rel, err);
       throw err;
     }
-    if (out === undefined || out.equals(bytes)) continue;
-    edits.push({ op: 'write', rel, kind: 'record', bytes: out, before: bytes });
+    if (out === undefined || out.equals(bytes)) return;
+    this.sink.write(rel, 'record', out, bytes, stat);
   }
 
-  for (const link of input.symlinks) {
-    const m = findPathMatches(link.target, mappings)[0];
-    if (m === undefined || m.start !== 0 || !isWholePathAt(link.target, m.start, m.end)) continue;
-    const target = m.mapping.to + link.target.slice(m.end);
-    if (target !== link.target) {
-      edits.push({ op: 'symlink', rel: link.rel, kind: 'symlink', target, before: link.target });
+  /** A symlink: its target moves when it starts with a mapped path. */
+  symlink(rel: ByteString, before: ByteString): void {
+    const m = findPathMatches(before, this.mappings)[0];
+    if (m === undefined || m.start !== 0 || !isWholePathAt(before, m.start, m.end)) return;
+    const target = m.mapping.to + before.slice(m.end);
+    if (target !== before) this.sink.symlink(rel, target, before);
+  }
+
+  /** The binaries that hold a mapped path (never edited), and the warnings, once all is read. */
+  finish(): { binaries: BinaryHit[]; warnings: Warning[] } {
+    const binaries = [...this.binaries].sort((a, b) =>
+      a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0,
+    );
+    const warnings = [...this.warnings];
+    for (const b of binaries) {
+      warnings.push({
+        code: 'BINARY_NOT_EDITED',
+        message: `${bytesToUtf8(b.rel)} (${b.format}) holds the old path ${b.matches} time(s); binaries are never edited`,
+        path: bytesToUtf8(b.rel),
+      });
     }
+    return { binaries, warnings };
   }
 
-  edits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  for (const b of binaries) {
-    warnings.push({
-      code: 'BINARY_NOT_EDITED',
-      message: `${bytesToUtf8(b.rel)} (${b.format}) holds the old path ${b.matches} time(s); binaries are never edited`,
-      path: bytesToUtf8(b.rel),
-    });
+  private wrote(rel: ByteString, kind: FileKind, out: Buffer, before: Buffer, stat: FileStat) {
+    if (this.hashWanted.has(rel)) this.updates.set(rel, recordUpdateOf(out));
+    this.sink.write(rel, kind, out, before, stat);
   }
-  return { edits, binaries, warnings };
+}
+
+/** A dry run's sink: every edit kept whole, sorted by path once planning is done. */
+export function collectEdits(): EditSink & { edits(): Edit[] } {
+  const edits: Edit[] = [];
+  return {
+    write(rel, kind, bytes, before) {
+      edits.push({
+        op: 'write',
+        rel,
+        kind,
+        bytes: Buffer.from(bytes),
+        before: Buffer.from(before),
+      });
+    },
+    symlink(rel, target, before) {
+      edits.push({ op: 'symlink', rel, kind: 'symlink', target, before });
+    },
+    remove(rel, reason) {
+      edits.push({ op: 'remove', rel, kind: 'pyc-removed', reason });
+    },
+    edits: () => edits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)),
+  };
 }

@@ -2,7 +2,14 @@ import { fs } from '../fs.js';
 import { errnoOf, VenvToolsError } from '../errors.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { applyJournal } from './apply-journal.js';
-import { JOURNAL_NAME, parseJournal, UnreadableJournalError } from './journal.js';
+import {
+  checkJournal,
+  frames,
+  JOURNAL_NAME,
+  JournalBytes,
+  UnreadableJournalError,
+  type CommittedJournal,
+} from './journal.js';
 
 /** What recovery found. */
 export interface Recovery {
@@ -20,39 +27,54 @@ export interface Recovery {
 export function recoverJournal(rootAbs: ByteString): Recovery {
   const p = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
   const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
-  const buf = readJournalFile(p, shown);
-  if (buf === undefined) return { state: 'none', files: 0 };
-  let journal;
+  const opened = openJournalFile(p, shown);
+  if (opened === undefined) return { state: 'none', files: 0 };
+  let journal: CommittedJournal | undefined;
   try {
-    journal = parseJournal(buf);
-  } catch (err) {
-    if (!(err instanceof UnreadableJournalError)) throw err;
-    throw new VenvToolsError(
-      'JOURNAL',
-      `${shown} is a committed journal this version of venv-tools cannot read (${err.message}); it was most likely written by a newer venv-tools. Finish the relocation with that version. Do not delete the journal: files it was writing may be half-written.`,
-      shown,
-    );
+    try {
+      journal = checkJournal(opened);
+    } catch (err) {
+      if (err instanceof UnreadableJournalError) {
+        throw new VenvToolsError(
+          'JOURNAL',
+          `${shown} is a committed journal this version of venv-tools cannot read (${err.message}); it was most likely written by a newer venv-tools. Finish the relocation with that version. Do not delete the journal: files it was writing may be half-written.`,
+          shown,
+        );
+      }
+      if (err instanceof VenvToolsError) throw err;
+      throw notReadable(shown, errnoOf(err) ?? (err as Error).message);
+    }
+    // Read back record by record: a journal holds every new content, and need not fit in memory.
+    if (journal !== undefined) {
+      try {
+        applyJournal(rootAbs, frames(opened, journal));
+      } catch (err) {
+        if (err instanceof VenvToolsError) throw err;
+        throw notReadable(shown, errnoOf(err) ?? (err as Error).message);
+      }
+    }
+  } finally {
+    opened.close();
   }
   if (journal === undefined) {
     removeJournal(p, shown, 'it never committed, so nothing was changed');
     return { state: 'discarded', files: 0 };
   }
-  applyJournal(rootAbs, journal.records);
   removeJournal(p, shown, 'every file it lists has been written');
   return {
     state: 'completed',
-    files: journal.records.length,
+    files: journal.count,
     old: journal.header.old,
     new: journal.header.new,
   };
 }
 
 /**
- * The journal's bytes, or undefined when there is none. Read through an fd opened without
- * following a symlink and without blocking, so that whatever sits at the name is only read
- * when it is a regular file (a FIFO would block a plain read forever).
+ * The journal, opened, or undefined when there is none. Opened without following a symlink and
+ * without blocking, so that whatever sits at the name is only read when it is a regular file (a
+ * FIFO would block a plain read forever). The caller closes it.
  */
-function readJournalFile(p: Buffer, shown: string): Buffer | undefined {
+export function openJournalFile(p: Buffer, shown: string): JournalBytes | undefined {
   let fd: number;
   try {
     fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
@@ -67,19 +89,11 @@ function readJournalFile(p: Buffer, shown: string): Buffer | undefined {
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw notReadable(shown, 'it is not a regular file');
-    const buf = Buffer.alloc(st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = fs.readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
-    }
-    return buf.subarray(0, got);
+    return new JournalBytes(st.size, fd);
   } catch (err) {
+    fs.closeSync(fd);
     if (err instanceof VenvToolsError) throw err;
     throw notReadable(shown, errnoOf(err) ?? (err as Error).message);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

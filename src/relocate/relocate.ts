@@ -15,14 +15,21 @@ import {
 import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js';
 import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
-import { searchFiles } from '../scan/search-files.js';
+import { FileSearcher } from '../scan/search-files.js';
 import { absPath, walkTree } from '../scan/walk-tree.js';
-import { applyJournal } from './apply-journal.js';
-import { JOURNAL_NAME, writeJournal, type JournalRecord } from './journal.js';
+import { JOURNAL_NAME } from './journal.js';
+import { JournalSink } from './journal-sink.js';
 import { acquireLock } from './lock.js';
 import { movedRoot } from './moved-root.js';
-import { planRelocation, type Edit, type Plan, type Warning } from './plan-relocation.js';
-import { hasJournal, recoverJournal, type Recovery, removeJournal } from './recover-journal.js';
+import {
+  collectEdits,
+  Planner,
+  type Edit,
+  type FileStat,
+  type Plan,
+  type Warning,
+} from './plan-relocation.js';
+import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
 
 export interface RelocateOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -138,35 +145,6 @@ function emptyTimings(): Timings {
   return { walk: 0, search: 0, plan: 0, journal: 0, apply: 0, total: 0 };
 }
 
-/** Build journal records for the plan, with each file's times (and, for hard links, owner). */
-function journalRecords(root: ByteString, edits: readonly Edit[]): JournalRecord[] {
-  return edits.map((e): JournalRecord => {
-    if (e.op === 'symlink') return { op: 'symlink', rel: e.rel, target: e.target };
-    if (e.op === 'remove') return { op: 'remove', rel: e.rel };
-    const st = fs.lstatSync(absPath(root, e.rel));
-    if (st.nlink > 1) {
-      return {
-        op: 'replace',
-        rel: e.rel,
-        data: e.bytes,
-        mode: st.mode,
-        uid: st.uid,
-        gid: st.gid,
-        atimeMs: st.atimeMs,
-        mtimeMs: st.mtimeMs,
-      };
-    }
-    return {
-      op: 'write',
-      rel: e.rel,
-      data: e.bytes,
-      atimeMs: st.atimeMs,
-      mtimeMs: st.mtimeMs,
-      mode: st.mode,
-    };
-  });
-}
-
 /**
  * Relocate a venv: scan -> plan -> journal -> apply (DESIGN.md). All or nothing: until the
  * journal is committed nothing is touched; after, the next run finishes it.
@@ -271,124 +249,156 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       });
     }
 
-    // Scan: walk, then read each file once and keep those that hold a needle.
-    let t = performance.now();
+    // Walk, then read each file once and plan it from the read buffer: RECORDs first (which
+    // rewritten files need a new hash), then every other file, then the pycs (after the .py
+    // files they may follow), then the RECORDs again. A real run appends each edit to the
+    // journal as it is made, so no run holds more than one file's old and new content.
+    const t = performance.now();
     const entries = walkTree(root);
     timings.walk = performance.now() - t;
-    t = performance.now();
     const needleSet = new Set<ByteString>();
     for (const m of [...mappings, ...(root2 ? [root2] : [])])
       needleSet.add(fromBytes(safeNeedle(m.from)));
-    const needles = [...needleSet].map(toBytes);
-    const isRecord = (rel: ByteString) => rel.endsWith('.dist-info/RECORD');
-    const search = searchFiles(root, entries, needles, isRecord);
-    const symlinks: Array<{ rel: ByteString; target: ByteString }> = [];
-    const files = new Set<ByteString>();
-    let dirs = 0;
-    for (const e of entries) {
-      if (e.type === 'file') files.add(e.rel);
-      else if (e.type === 'dir') dirs++;
-      else if (e.type === 'symlink') {
-        try {
-          symlinks.push({
-            rel: e.rel,
-            target: fromBytes(
-              fs.readlinkSync(absPath(root, e.rel), { encoding: 'buffer' }) as unknown as Buffer,
-            ),
+    const searcher = new FileSearcher(root, [...needleSet].map(toBytes));
+    const header = {
+      old: bytesToUtf8(old),
+      new: bytesToUtf8(target),
+      pid: process.pid,
+      created: new Date().toISOString(),
+      command: 'relocate',
+    };
+    const sink = opts.dryRun ? collectEdits() : new JournalSink(root, header, timings);
+    try {
+      const records: ByteString[] = [];
+      const pycs: ByteString[] = [];
+      const others: ByteString[] = [];
+      const symlinks: ByteString[] = [];
+      const files = new Set<ByteString>();
+      let dirs = 0;
+      for (const e of entries) {
+        if (e.type === 'file') {
+          files.add(e.rel);
+          if (e.rel.endsWith('.dist-info/RECORD')) records.push(e.rel);
+          else if (e.rel.endsWith('.pyc') || e.rel.endsWith('.pyo')) pycs.push(e.rel);
+          else others.push(e.rel);
+        } else if (e.type === 'dir') dirs++;
+        else if (e.type === 'symlink') symlinks.push(e.rel);
+      }
+      const planner = new Planner(layout, mappings, files, sink);
+      let tRead = 0;
+      let tPlan = 0;
+      const read = (rel: ByteString, whole = false) => {
+        const t1 = performance.now();
+        const r = searcher.read(rel, whole);
+        tRead += performance.now() - t1;
+        return r;
+      };
+      const plan = (step: () => void) => {
+        const t1 = performance.now();
+        step();
+        tPlan += performance.now() - t1;
+      };
+      const recordBytes = new Map<ByteString, { bytes: Buffer; stat: FileStat }>();
+      for (const rel of records) {
+        const r = read(rel, true);
+        if (r === undefined) continue;
+        const kept = { bytes: Buffer.from(r.bytes), stat: r.stat };
+        recordBytes.set(rel, kept);
+        plan(() => planner.noteRecord(rel, kept.bytes));
+      }
+      for (const rel of others) {
+        const r = read(rel);
+        if (r !== undefined) plan(() => planner.file(rel, r.bytes, r.stat));
+      }
+      searcher.shrink();
+      for (const rel of pycs) {
+        const r = read(rel, planner.followsSource(rel));
+        if (r !== undefined) plan(() => planner.pyc(rel, r.bytes, r.stat));
+      }
+      plan(() => {
+        for (const [rel, r] of recordBytes) planner.record(rel, r.bytes, r.stat);
+        for (const rel of symlinks) {
+          let before: ByteString;
+          try {
+            before = fromBytes(
+              fs.readlinkSync(absPath(root, rel), { encoding: 'buffer' }) as unknown as Buffer,
+            );
+          } catch {
+            continue; // vanished since the walk
+          }
+          planner.symlink(rel, before);
+        }
+      });
+      const planned = planner.finish();
+      timings.search = tRead;
+      timings.plan = tPlan;
+      for (const [rest, ok] of [...counterparts].sort()) {
+        const from = bytesToUtf8((root2 as Mapping).from + rest);
+        const to = bytesToUtf8((root2 as Mapping).to + rest);
+        if (ok) {
+          mappingReports.push({ from, to, why: 'moved-along' });
+        } else {
+          warnings.push({
+            code: 'OUTSIDE_REFERENCE',
+            message: `${from} is outside the venv and ${to} does not exist: left as it is (use --map to map it)`,
+            path: from,
           });
-        } catch {
-          // vanished since the walk
         }
       }
-    }
-    timings.search = performance.now() - t;
-
-    t = performance.now();
-    const plan = planRelocation({
-      layout,
-      mappings,
-      hits: search.hits,
-      records: search.kept,
-      symlinks,
-      files,
-      readFile: (rel) => fs.readFileSync(absPath(root, rel)),
-    });
-    for (const [rest, ok] of [...counterparts].sort()) {
-      const from = bytesToUtf8((root2 as Mapping).from + rest);
-      const to = bytesToUtf8((root2 as Mapping).to + rest);
-      if (ok) {
-        mappingReports.push({ from, to, why: 'moved-along' });
-      } else {
+      warnings.push(...planned.warnings);
+      for (const b of searcher.largeBinaries) {
         warnings.push({
-          code: 'OUTSIDE_REFERENCE',
-          message: `${from} is outside the venv and ${to} does not exist: left as it is (use --map to map it)`,
-          path: from,
+          code: 'BINARY_NOT_EDITED',
+          message: `${bytesToUtf8(b.rel)} (${(b.size / 1e6).toFixed(0)} MB, not read whole) holds text of the old path; binaries are never edited`,
+          path: bytesToUtf8(b.rel),
         });
       }
-    }
-    warnings.push(...plan.warnings);
-    for (const b of search.largeBinaries) {
-      warnings.push({
-        code: 'BINARY_NOT_EDITED',
-        message: `${bytesToUtf8(b.rel)} (${(b.size / 1e6).toFixed(0)} MB, not read whole) holds text of the old path; binaries are never edited`,
-        path: bytesToUtf8(b.rel),
-      });
-    }
-    timings.plan = performance.now() - t;
-
-    const stats = {
-      files: search.filesRead,
-      bytes: search.bytesRead,
-      symlinks: symlinks.length,
-      dirs,
-    };
-    if (!opts.dryRun && plan.edits.length > 0) {
-      t = performance.now();
-      const records = journalRecords(root, plan.edits);
-      writeJournal(
-        root,
-        {
-          old: bytesToUtf8(old),
-          new: bytesToUtf8(target),
-          pid: process.pid,
-          created: new Date().toISOString(),
-          command: 'relocate',
-        },
-        records,
-      );
-      timings.journal = performance.now() - t;
-      t = performance.now();
-      applyJournal(root, records, (done) => opts.onProgress?.('apply', done, records.length));
-      removeJournal(
-        toBytes(`${root}/${JOURNAL_NAME}`),
-        bytesToUtf8(`${root}/${JOURNAL_NAME}`),
-        'every file is already written',
-      );
-      timings.apply = performance.now() - t;
-    }
-    timings.total = performance.now() - t0;
-    const counts: Partial<Record<FileKind, number>> = {};
-    for (const e of plan.edits) counts[e.kind] = (counts[e.kind] ?? 0) + 1;
-    const report: RelocationReport = {
-      ...baseReport(opts.dryRun ? 'dry-run' : 'updated', old),
-      mappings: mappingReports,
-      changes: plan.edits.map((e) => ({
+      const stats = {
+        files: searcher.filesRead,
+        bytes: searcher.bytesRead,
+        symlinks: symlinks.length,
+        dirs,
+      };
+      let summaries: Array<{ rel: ByteString; kind: FileKind; op: Edit['op'] }>;
+      let dryPlan: Plan | undefined;
+      if (sink instanceof JournalSink) {
+        // Appending to the journal happened inside planning; it is counted as journal time.
+        timings.plan = Math.max(0, tPlan - timings.journal);
+        sink.commitAndApply(opts.onProgress);
+        summaries = sink.changes;
+      } else {
+        const edits = sink.edits();
+        dryPlan = { edits, binaries: planned.binaries, warnings: planned.warnings };
+        summaries = edits;
+      }
+      summaries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      const changes: Change[] = summaries.map((e) => ({
         path: bytesToUtf8(e.rel),
         kind: e.kind,
         letter: KIND_LETTER[e.kind],
         op: e.op,
-      })),
-      counts,
-      binaries: plan.binaries.map((b) => ({
-        path: bytesToUtf8(b.rel),
-        matches: b.matches,
-        format: b.format,
-      })),
-      warnings,
-      stats,
-    };
-    return { report, plan };
-
+      }));
+      timings.total = performance.now() - t0;
+      const counts: Partial<Record<FileKind, number>> = {};
+      for (const c of changes) counts[c.kind] = (counts[c.kind] ?? 0) + 1;
+      const report: RelocationReport = {
+        ...baseReport(opts.dryRun ? 'dry-run' : 'updated', old),
+        mappings: mappingReports,
+        changes,
+        counts,
+        binaries: planned.binaries.map((b) => ({
+          path: bytesToUtf8(b.rel),
+          matches: b.matches,
+          format: b.format,
+        })),
+        warnings,
+        stats,
+      };
+      return { report, plan: dryPlan };
+    } catch (err) {
+      if (sink instanceof JournalSink) sink.abort();
+      throw err;
+    }
     function baseReport(
       status: RelocationReport['status'],
       oldPath: ByteString | undefined,

@@ -1,0 +1,103 @@
+import { performance } from 'node:perf_hooks';
+import { errnoOf, VenvToolsError } from '../errors.js';
+import type { FileKind } from '../kinds.js';
+import type { ByteString } from '../path-boundary.js';
+import { applyJournal } from './apply-journal.js';
+import { frames, JournalWriter, type JournalHeader } from './journal.js';
+import type { EditSink, FileStat } from './plan-relocation.js';
+import { openJournalFile, removeJournal } from './recover-journal.js';
+
+/** One edit as a report lists it. */
+export interface EditSummary {
+  readonly rel: ByteString;
+  readonly kind: FileKind;
+  readonly op: 'write' | 'symlink' | 'remove';
+}
+
+/**
+ * A real run's sink: each edit goes into the journal as the planner makes it, and only its path
+ * and kind stay in memory. The journal is opened at the first edit (a run with nothing to change
+ * writes none). After `commitAndApply` the records are read back from the committed journal one
+ * by one, so applying takes bounded memory too.
+ */
+export class JournalSink implements EditSink {
+  readonly changes: EditSummary[] = [];
+  private writer: JournalWriter | undefined;
+  private committed = false;
+
+  constructor(
+    private readonly rootAbs: ByteString,
+    private readonly header: JournalHeader,
+    private readonly timings: { journal: number; apply: number },
+  ) {}
+
+  write(rel: ByteString, kind: FileKind, bytes: Buffer, _before: Buffer, st: FileStat): void {
+    const times = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+    // A file with other hard links is replaced, so the other names keep the old content.
+    this.append(
+      st.nlink > 1
+        ? { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times }
+        : { op: 'write', rel, data: bytes, mode: st.mode, ...times },
+    );
+    this.changes.push({ rel, kind, op: 'write' });
+  }
+
+  symlink(rel: ByteString, target: ByteString): void {
+    this.append({ op: 'symlink', rel, target });
+    this.changes.push({ rel, kind: 'symlink', op: 'symlink' });
+  }
+
+  remove(rel: ByteString): void {
+    this.append({ op: 'remove', rel });
+    this.changes.push({ rel, kind: 'pyc-removed', op: 'remove' });
+  }
+
+  private append(r: Parameters<JournalWriter['append']>[0]): void {
+    const t = performance.now();
+    this.writer ??= new JournalWriter(this.rootAbs, this.header);
+    this.writer.append(r);
+    this.timings.journal += performance.now() - t;
+  }
+
+  /** Commit the journal, apply it record by record, and remove it. */
+  commitAndApply(onProgress?: (phase: string, done: number, total: number) => void): void {
+    const w = this.writer;
+    if (w === undefined) return;
+    let t = performance.now();
+    const where = w.commit();
+    this.committed = true;
+    this.timings.journal += performance.now() - t;
+    t = performance.now();
+    const opened = openJournalFile(w.pathBuf, w.shown);
+    if (opened === undefined) {
+      throw new VenvToolsError(
+        'JOURNAL',
+        `the journal ${w.shown} vanished before it was applied; nothing was changed. Run venv-tools again.`,
+        w.shown,
+      );
+    }
+    try {
+      // The journal was written by this process a moment ago: its checksums were just made, so
+      // it is read back without checking them again (a recovery checks them all first).
+      applyJournal(this.rootAbs, frames(opened, where), (done) =>
+        onProgress?.('apply', done, w.count),
+      );
+    } catch (err) {
+      if (err instanceof VenvToolsError) throw err;
+      throw new VenvToolsError(
+        'JOURNAL',
+        `cannot read back the journal ${w.shown}: ${errnoOf(err) ?? (err as Error).message}. The journal is kept: fix the cause, then run venv-tools on this venv again and it finishes the relocation.`,
+        w.shown,
+      );
+    } finally {
+      opened.close();
+    }
+    removeJournal(w.pathBuf, w.shown, 'every file is already written');
+    this.timings.apply += performance.now() - t;
+  }
+
+  /** Planning failed: remove the uncommitted journal. A committed one stays for the next run. */
+  abort(): void {
+    if (!this.committed) this.writer?.abort();
+  }
+}

@@ -6,18 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Chalk } from 'chalk';
 import { parseCli, UsageError, type CliRequest } from '../src/cli-args.js';
 import { errnoOf, VenvToolsError } from '../src/errors.js';
-import { formatPlanDiff, formatReinitDiff, plannedPyvenvCfg } from '../src/format-diff.js';
-import {
-  errorJson,
-  reinitJson,
-  relocateJson,
-  scanJson,
-  verifyJson,
-  type Json,
-} from '../src/format-json.js';
+import type { Json } from '../src/format-json.js';
 import {
   formatRelocation,
   formatScan,
@@ -25,27 +16,30 @@ import {
   NO_PAINT,
   type Paint,
 } from '../src/format-report.js';
-import { installFaultsFromEnv } from '../src/fs-faults.js';
-import { createProgress, NO_PROGRESS, progressDelay, type Progress } from '../src/progress.js';
-import { joinAsGiven, relocate, requireAbsolute } from '../src/relocate/relocate.js';
-import { formatReinit } from '../src/reinit/format-reinit.js';
-import { reinitialize } from '../src/reinit/reinitialize.js';
-import { scanVenv } from '../src/scan/scan-venv.js';
-import { formatVerify } from '../src/verify/format-verify.js';
-import { verifyVenv } from '../src/verify/verify-venv.js';
+import type { Progress } from '../src/progress.js';
+
+// Startup is most of a deploy's `--update-path` run when the venv is already up to date, so
+// every module that only some commands need is imported by those commands, when they run:
+// yargs (in parseCli), chalk, the progress bar, reinit, scan, verify and the JSON and diff
+// formatters. Static imports are for what the compatible `--update-path` path uses itself.
 
 /** Colour only on a terminal, and never with NO_COLOR set to anything but "" (no-color.org). */
-function paintFor(stream: NodeJS.WriteStream): Paint {
+async function paintFor(stream: NodeJS.WriteStream): Promise<Paint> {
   const on = stream.isTTY === true && !('NO_COLOR' in process.env && process.env.NO_COLOR !== '');
   if (!on) return NO_PAINT;
+  const { Chalk } = await import('chalk');
   const c = new Chalk({ level: 1 });
   return { bold: c.bold, dim: c.dim, green: c.green, yellow: c.yellow, red: c.red };
 }
 
+/** What progressFor gives off a terminal; progress.js's NO_PROGRESS, without importing it. */
+const QUIET: Progress = { update: () => undefined, finish: () => undefined };
+
 /** A progress bar on stderr, only when it is a terminal that can erase a line. */
-function progressFor(label: string): Progress {
+async function progressFor(label: string): Promise<Progress> {
   const e = process.stderr;
-  if (e.isTTY !== true || process.env.TERM === 'dumb') return NO_PROGRESS;
+  if (e.isTTY !== true || process.env.TERM === 'dumb') return QUIET;
+  const { createProgress, progressDelay } = await import('../src/progress.js');
   return createProgress({
     label,
     write: (s) => e.write(s),
@@ -60,25 +54,28 @@ const err = (line: string) => process.stderr.write(`${line}\n`);
 const outJson = (doc: Json) => out(JSON.stringify(doc, null, 2));
 
 /** virtualenv-tools compatible mode: its messages on stdout, everything else on stderr. */
-function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): number {
+async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<number> {
   if (req.reinitialize) {
+    const { reinitialize } = await import('../src/reinit/reinitialize.js');
+    const { formatReinit } = await import('../src/reinit/format-reinit.js');
     // virtualenv-tools has no --reinitialize message to copy; stdout stays reserved for its own.
     const report = reinitialize({
       path: req.path,
       ...(req.python === undefined ? {} : { python: req.python }),
     });
     for (const w of report.warnings) err(`warning: ${w.message}`);
-    for (const l of formatReinit(report, paintFor(process.stderr))) err(l);
+    for (const l of formatReinit(report, await paintFor(process.stderr))) err(l);
     if (report.check !== null && !report.check.ok) return 1;
   }
   if (req.updatePath === undefined) return 0;
+  const { joinAsGiven, relocate, requireAbsolute } = await import('../src/relocate/relocate.js');
   const to = req.updatePath === 'auto' ? resolvePath(req.path) : req.updatePath;
-  const progress = progressFor('relocate');
+  const progress = await progressFor('relocate');
   try {
     requireAbsolute(to);
     const { report } = relocate({ path: req.path, to, onProgress: progress.update });
     progress.finish();
-    for (const w of formatWarnings(report, paintFor(process.stderr))) err(w);
+    for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
     if (report.status === 'up-to-date') {
       out(`Already up-to-date: ${req.path} (${report.new})`);
       return 0;
@@ -99,8 +96,9 @@ function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): number {
   }
 }
 
-function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): number {
-  const progress = progressFor('relocate');
+async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Promise<number> {
+  const { joinAsGiven, relocate } = await import('../src/relocate/relocate.js');
+  const progress = await progressFor('relocate');
   let result;
   try {
     result = relocate({
@@ -115,17 +113,21 @@ function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): number {
     progress.finish();
   }
   const { report, plan } = result;
+  const formatPlanDiff = req.diff
+    ? (await import('../src/format-diff.js')).formatPlanDiff
+    : undefined;
   if (req.json) {
-    outJson(relocateJson(report, req.diff ? formatPlanDiff(plan?.edits ?? []) : undefined));
+    const { relocateJson } = await import('../src/format-json.js');
+    outJson(relocateJson(report, formatPlanDiff?.(plan?.edits ?? [])));
     return 0;
   }
-  const paint = paintFor(process.stdout);
-  for (const w of formatWarnings(report, paintFor(process.stderr))) err(w);
+  const paint = await paintFor(process.stdout);
+  for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
   if (req.verbose && report.status === 'updated') {
     for (const c of report.changes) out(`${c.letter} ${joinAsGiven(req.path, c.path)}`);
   }
   const lines = formatRelocation(report, paint);
-  if (req.diff && plan !== undefined) {
+  if (formatPlanDiff !== undefined && plan !== undefined) {
     // The diff goes between the plan and the summary line, which stays last.
     const summary = lines.pop();
     lines.push(...formatPlanDiff(plan.edits, paint));
@@ -144,7 +146,9 @@ function readCfg(path: string): Buffer | undefined {
   }
 }
 
-function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): number {
+async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<number> {
+  const { reinitialize } = await import('../src/reinit/reinitialize.js');
+  const { formatReinit } = await import('../src/reinit/format-reinit.js');
   const before = req.diff ? readCfg(req.path) : undefined;
   const report = reinitialize({
     path: req.path,
@@ -152,35 +156,39 @@ function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): number {
     force: req.force,
     dryRun: req.dryRun,
   });
-  const paint = req.json ? NO_PAINT : paintFor(process.stdout);
-  const diff = req.diff
-    ? formatReinitDiff(
-        {
-          links: report.links,
-          cfgBefore: before,
-          cfgAfter:
-            before === undefined
-              ? undefined
-              : req.dryRun
-                ? plannedPyvenvCfg(before, report)
-                : readCfg(req.path),
-        },
-        paint,
-      )
-    : undefined;
+  const paint = req.json ? NO_PAINT : await paintFor(process.stdout);
+  let diff: string[] | undefined;
+  if (req.diff) {
+    const { formatReinitDiff, plannedPyvenvCfg } = await import('../src/format-diff.js');
+    diff = formatReinitDiff(
+      {
+        links: report.links,
+        cfgBefore: before,
+        cfgAfter:
+          before === undefined
+            ? undefined
+            : req.dryRun
+              ? plannedPyvenvCfg(before, report)
+              : readCfg(req.path),
+      },
+      paint,
+    );
+  }
   if (req.json) {
+    const { reinitJson } = await import('../src/format-json.js');
     outJson(reinitJson(report, diff));
   } else {
-    for (const w of report.warnings)
-      err(`${paintFor(process.stderr).yellow('warning:')} ${w.message}`);
+    const warning = (await paintFor(process.stderr)).yellow('warning:');
+    for (const w of report.warnings) err(`${warning} ${w.message}`);
     for (const l of formatReinit(report, paint)) out(l);
     for (const l of diff ?? []) out(l);
   }
   return report.check === null || report.check.ok ? 0 : 1;
 }
 
-function runScan(req: Extract<CliRequest, { mode: 'scan' }>): number {
-  const progress = progressFor('scan');
+async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<number> {
+  const { scanVenv } = await import('../src/scan/scan-venv.js');
+  const progress = await progressFor('scan');
   let report;
   try {
     report = scanVenv({ path: req.path, onProgress: progress.update });
@@ -188,31 +196,38 @@ function runScan(req: Extract<CliRequest, { mode: 'scan' }>): number {
     progress.finish();
   }
   if (req.json) {
+    const { scanJson } = await import('../src/format-json.js');
     outJson(scanJson(report));
     return 0;
   }
-  for (const w of formatWarnings(report, paintFor(process.stderr))) err(w);
-  for (const l of formatScan(report, paintFor(process.stdout))) out(l);
+  for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
+  for (const l of formatScan(report, await paintFor(process.stdout))) out(l);
   return 0;
 }
 
-function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): number {
-  const progress = progressFor('verify');
+async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<number> {
+  const { verifyVenv } = await import('../src/verify/verify-venv.js');
+  const progress = await progressFor('verify');
   let report;
   try {
     report = verifyVenv({ path: req.path, onProgress: progress.update });
   } finally {
     progress.finish();
   }
-  if (req.json) outJson(verifyJson(report));
-  else for (const l of formatVerify(report, paintFor(process.stdout))) out(l);
+  if (req.json) {
+    const { verifyJson } = await import('../src/format-json.js');
+    outJson(verifyJson(report));
+  } else {
+    const { formatVerify } = await import('../src/verify/format-verify.js');
+    for (const l of formatVerify(report, await paintFor(process.stdout))) out(l);
+  }
   return report.ok ? 0 : 1;
 }
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   let req: CliRequest;
   try {
-    req = parseCli(argv);
+    req = await parseCli(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`venv-tools: ${e.message}`);
@@ -227,15 +242,15 @@ function main(argv: readonly string[]): number {
         out(req.text);
         return 0;
       case 'compat':
-        return runCompat(req);
+        return await runCompat(req);
       case 'relocate':
-        return runRelocate(req);
+        return await runRelocate(req);
       case 'reinit':
-        return runReinit(req);
+        return await runReinit(req);
       case 'scan':
-        return runScan(req);
+        return await runScan(req);
       case 'verify':
-        return runVerify(req);
+        return await runVerify(req);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -244,7 +259,10 @@ function main(argv: readonly string[]): number {
     }
     if (e instanceof VenvToolsError) {
       // With --json, stdout still gets its one document, saying what failed.
-      if ('json' in req && req.json) outJson(errorJson(req.mode, e));
+      if ('json' in req && req.json) {
+        const { errorJson } = await import('../src/format-json.js');
+        outJson(errorJson(req.mode, e));
+      }
       err(`venv-tools: ${e.message}`);
       return 1;
     }
@@ -259,5 +277,10 @@ process.stdout.on('error', (e) => {
   if (errnoOf(e) === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
-installFaultsFromEnv();
-process.exitCode = main(process.argv.slice(2));
+// Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
+// importing the module.
+if (process.env.VENV_TOOLS_FAULTS !== undefined) {
+  const { installFaultsFromEnv } = await import('../src/fs-faults.js');
+  installFaultsFromEnv();
+}
+process.exitCode = await main(process.argv.slice(2));

@@ -115,8 +115,8 @@ const table: Array<[string[], Record<string, unknown>]> = [
 ];
 
 for (const [argv, expected] of table) {
-  test(`parses ${argv.join(' ')}`, (t) => {
-    t.deepEqual(parseCli(argv) as unknown, expected);
+  test(`parses ${argv.join(' ')}`, async (t) => {
+    t.deepEqual((await parseCli(argv)) as unknown, expected);
   });
 }
 
@@ -140,26 +140,26 @@ const usageErrors: string[][] = [
 ];
 
 for (const argv of usageErrors) {
-  test(`refuses ${JSON.stringify(argv)} as a usage error`, (t) => {
-    t.throws(() => parseCli(argv), { instanceOf: UsageError });
+  test(`refuses ${JSON.stringify(argv)} as a usage error`, async (t) => {
+    await t.throwsAsync(parseCli(argv), { instanceOf: UsageError });
   });
 }
 
-test('--help returns the help text with examples', (t) => {
-  const r = parseCli(['--help']);
+test('--help returns the help text with examples', async (t) => {
+  const r = await parseCli(['--help']);
   t.is(r.mode, 'output');
   if (r.mode === 'output') {
     t.regex(r.text, /relocate \[path\]/);
     t.regex(r.text, /venv-tools relocate \.\/venv --to \/srv\/app\/abc\/venv/);
   }
-  const c = parseCli(['relocate', '--help']);
+  const c = await parseCli(['relocate', '--help']);
   t.is(c.mode, 'output');
   if (c.mode === 'output') t.regex(c.text, /--dry-run/);
 });
 
-test('scan and verify --help name their options and show examples', (t) => {
+test('scan and verify --help name their options and show examples', async (t) => {
   for (const cmd of ['scan', 'verify']) {
-    const r = parseCli([cmd, '--help']);
+    const r = await parseCli([cmd, '--help']);
     t.is(r.mode, 'output');
     if (r.mode !== 'output') continue;
     t.regex(r.text, new RegExp(`venv-tools ${cmd} \\[path\\]`));
@@ -167,27 +167,27 @@ test('scan and verify --help name their options and show examples', (t) => {
     t.regex(r.text, /Examples:/);
     t.regex(r.text, new RegExp(`venv-tools ${cmd} \\./venv`));
   }
-  const top = parseCli(['--help']);
+  const top = await parseCli(['--help']);
   if (top.mode === 'output') {
     for (const cmd of ['relocate', 'reinit', 'scan', 'verify', 'completion'])
       t.regex(top.text, new RegExp(`venv-tools ${cmd}`));
   }
 });
 
-test('completion prints a script, and answers completion queries with commands and options', (t) => {
-  const script = parseCli(['completion']);
+test('completion prints a script, and answers completion queries with commands and options', async (t) => {
+  const script = await parseCli(['completion']);
   t.like(script, { mode: 'output' });
   if (script.mode === 'output') t.regex(script.text, /--get-yargs-completions/);
-  const ask = (...words: string[]) => {
-    const r = parseCli(['--get-yargs-completions', 'venv-tools', ...words]);
+  const ask = async (...words: string[]) => {
+    const r = await parseCli(['--get-yargs-completions', 'venv-tools', ...words]);
     return r.mode === 'output' ? r.text.split('\n').filter((l) => l !== '') : [];
   };
-  t.deepEqual(ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
-  t.true(ask('relocate', '--').includes('--diff'));
-  t.true(ask('reinit', '--').includes('--diff'));
-  t.deepEqual(ask('scan', '--'), ['--help', '--json']);
+  t.deepEqual(await ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
+  t.true((await ask('relocate', '--')).includes('--diff'));
+  t.true((await ask('reinit', '--')).includes('--diff'));
+  t.deepEqual(await ask('scan', '--'), ['--help', '--json']);
   // Even a line that holds --update-path is answered, never run.
-  t.like(parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
+  t.like(await parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
     mode: 'output',
   });
 });

@@ -53,6 +53,15 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 const err = (line: string) => process.stderr.write(`${line}\n`);
 const outJson = (doc: Json) => out(JSON.stringify(doc, null, 2));
 
+/**
+ * `VENV_TOOLS_THREADS=1` plans on one thread, `=2` on two whatever the venv's size (the default:
+ * two on a machine with 2 CPUs or more, for venvs of a few thousand files and up).
+ */
+function threadsFromEnv(): { threads?: number } {
+  const n = Number.parseInt(process.env.VENV_TOOLS_THREADS ?? '', 10);
+  return n === 1 || n === 2 ? { threads: n } : {};
+}
+
 /** virtualenv-tools compatible mode: its messages on stdout, everything else on stderr. */
 async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<number> {
   if (req.reinitialize) {
@@ -73,7 +82,12 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
   const progress = await progressFor('relocate');
   try {
     requireAbsolute(to);
-    const { report } = relocate({ path: req.path, to, onProgress: progress.update });
+    const { report } = relocate({
+      path: req.path,
+      to,
+      onProgress: progress.update,
+      ...threadsFromEnv(),
+    });
     progress.finish();
     for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
     if (report.status === 'up-to-date') {
@@ -108,6 +122,7 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
       maps: req.maps,
       dryRun: req.dryRun,
       onProgress: progress.update,
+      ...threadsFromEnv(),
     });
   } finally {
     progress.finish();

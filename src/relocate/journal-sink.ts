@@ -3,7 +3,7 @@ import { errnoOf, VenvToolsError } from '../errors.js';
 import type { FileKind } from '../kinds.js';
 import type { ByteString } from '../path-boundary.js';
 import { applyJournal } from './apply-journal.js';
-import { frames, JournalWriter, type JournalHeader } from './journal.js';
+import { frames, JournalWriter, type JournalHeader, type JournalRecord } from './journal.js';
 import type { EditSink, FileStat } from './plan-relocation.js';
 import { openJournalFile, removeJournal } from './recover-journal.js';
 
@@ -12,6 +12,15 @@ export interface EditSummary {
   readonly rel: ByteString;
   readonly kind: FileKind;
   readonly op: 'write' | 'symlink' | 'remove';
+}
+
+/** The journal record that writes a file's new content, keeping its times, mode and links. */
+export function writeRecord(rel: ByteString, bytes: Buffer, st: FileStat): JournalRecord {
+  const times = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+  // A file with other hard links is replaced, so the other names keep the old content.
+  return st.nlink > 1
+    ? { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times }
+    : { op: 'write', rel, data: bytes, mode: st.mode, ...times };
 }
 
 /**
@@ -32,14 +41,17 @@ export class JournalSink implements EditSink {
   ) {}
 
   write(rel: ByteString, kind: FileKind, bytes: Buffer, _before: Buffer, st: FileStat): void {
-    const times = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
-    // A file with other hard links is replaced, so the other names keep the old content.
-    this.append(
-      st.nlink > 1
-        ? { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times }
-        : { op: 'write', rel, data: bytes, mode: st.mode, ...times },
-    );
+    this.append(writeRecord(rel, bytes, st));
     this.changes.push({ rel, kind, op: 'write' });
+  }
+
+  /** Frames another thread encoded, with the edits they hold. */
+  appendFrames(frames: Buffer, crcs: ArrayLike<number>, changes: readonly EditSummary[]): void {
+    const t = performance.now();
+    this.writer ??= new JournalWriter(this.rootAbs, this.header);
+    this.writer.appendFrames(frames, crcs);
+    this.changes.push(...changes);
+    this.timings.journal += performance.now() - t;
   }
 
   symlink(rel: ByteString, target: ByteString): void {
@@ -52,7 +64,7 @@ export class JournalSink implements EditSink {
     this.changes.push({ rel, kind: 'pyc-removed', op: 'remove' });
   }
 
-  private append(r: Parameters<JournalWriter['append']>[0]): void {
+  private append(r: JournalRecord): void {
     const t = performance.now();
     this.writer ??= new JournalWriter(this.rootAbs, this.header);
     this.writer.append(r);

@@ -17,3 +17,31 @@ export function movedRoot(oldPath: ByteString, newPath: ByteString): Mapping | u
   if (from === '' || to === '' || from === to) return undefined;
   return { from, to };
 }
+
+/**
+ * The moved root as a conditional mapping, for sources that moved along with the venv: a
+ * reference under the old root maps when its counterpart under the new root exists (asked of
+ * `exists`, answered once per path and kept in `seen`, which the report lists). References inside
+ * the venv itself are left to the venv's own, longer mapping.
+ */
+export function movedAlong(
+  root2: Mapping,
+  old: ByteString,
+  seen: Map<ByteString, boolean>,
+  exists: (p: ByteString) => boolean,
+): Mapping {
+  return {
+    from: root2.from,
+    to: root2.to,
+    accept: (rest) => {
+      const whole = root2.from + rest;
+      if (whole === old || whole.startsWith(`${old}/`)) return false;
+      let ok = seen.get(rest);
+      if (ok === undefined) {
+        ok = exists(root2.to + rest);
+        seen.set(rest, ok);
+      }
+      return ok;
+    },
+  };
+}

@@ -188,8 +188,8 @@ export class Planner {
     private readonly layout: Layout,
     /** Venv-wide mappings (the venv's own first). */
     private readonly mappings: readonly Mapping[],
-    /** Every regular file's rel path. */
-    private readonly files: ReadonlySet<ByteString>,
+    /** Whether a regular file is at this rel path (a pyc's source, when the pyc is unusable). */
+    private readonly isFile: (rel: ByteString) => boolean,
     private readonly sink: EditSink,
   ) {
     this.newRoot = (mappings[0] as Mapping).to;
@@ -245,7 +245,7 @@ export class Planner {
       out = rewritePyc(bytes, newSource === undefined ? { mappings } : { mappings, newSource });
     } catch (err) {
       if (!(err instanceof RewriteError)) throw err;
-      if (this.files.has(source)) {
+      if (this.isFile(source)) {
         // A pyc is only a cache of its source: Python rebuilds it on the next import.
         this.sink.remove(rel, err.message);
         this.warnings.push({
@@ -312,6 +312,42 @@ export class Planner {
       });
     }
     return { binaries, warnings };
+  }
+
+  /** The new .py contents this planner made (another thread's pycs may follow them). */
+  sources(): Array<[ByteString, Buffer]> {
+    return [...this.newSources];
+  }
+
+  /** New .py contents another thread made. */
+  addSources(list: Iterable<readonly [ByteString, Uint8Array]>): void {
+    for (const [rel, b] of list) this.newSources.set(rel, Buffer.from(b));
+  }
+
+  /** The files some RECORD lists with a hash (noted by noteRecord). */
+  wantedHashes(): ByteString[] {
+    return [...this.hashWanted];
+  }
+
+  /** Files some RECORD lists with a hash, as another thread's planner noted them. */
+  wantHashes(list: Iterable<ByteString>): void {
+    for (const rel of list) this.hashWanted.add(rel);
+  }
+
+  /** What this planner found that another thread's planner must report or use. */
+  findings(): {
+    binaries: BinaryHit[];
+    warnings: Warning[];
+    updates: Array<[ByteString, RecordUpdate]>;
+  } {
+    return { binaries: this.binaries, warnings: this.warnings, updates: [...this.updates] };
+  }
+
+  /** Take in another thread's findings, before the RECORDs are rewritten. */
+  absorb(f: ReturnType<Planner['findings']>): void {
+    this.binaries.push(...f.binaries);
+    this.warnings.push(...f.warnings);
+    for (const [rel, u] of f.updates) this.updates.set(rel, u);
   }
 
   private wrote(rel: ByteString, kind: FileKind, out: Buffer, before: Buffer, stat: FileStat) {

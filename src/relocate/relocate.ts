@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fs } from '../fs.js';
@@ -15,20 +16,13 @@ import {
 import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js';
 import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
-import { FileSearcher } from '../scan/search-files.js';
-import { absPath, walkTree } from '../scan/walk-tree.js';
+import { walkTree } from '../scan/walk-tree.js';
 import { JOURNAL_NAME } from './journal.js';
-import { JournalSink } from './journal-sink.js';
+import { JournalSink, type EditSummary } from './journal-sink.js';
+import { planFiles } from './plan-files.js';
 import { acquireLock } from './lock.js';
-import { movedRoot } from './moved-root.js';
-import {
-  collectEdits,
-  Planner,
-  type Edit,
-  type FileStat,
-  type Plan,
-  type Warning,
-} from './plan-relocation.js';
+import { movedAlong, movedRoot } from './moved-root.js';
+import { collectEdits, type Edit, type Plan, type Warning } from './plan-relocation.js';
 import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
 
 export interface RelocateOptions {
@@ -41,6 +35,11 @@ export interface RelocateOptions {
   /** Extra mappings (`--map A=B`). */
   readonly maps?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
   readonly dryRun?: boolean;
+  /**
+   * Threads to read and plan on, 1 or 2. By default two on a machine with 2 CPUs or more, for a
+   * venv of THREAD_MIN_FILES files or more.
+   */
+  readonly threads?: number;
   /** Called with (phase, done, total) as files are processed; for a progress bar. */
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
@@ -221,20 +220,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) &&
       !exists(target);
     if (root2 !== undefined && !ahead) {
-      mappings.push({
-        ...root2,
-        accept: (rest) => {
-          // Inside the venv itself: the venv's own (longer) mapping takes it.
-          const whole = root2.from + rest;
-          if (whole === old || whole.startsWith(`${old}/`)) return false;
-          let ok = counterparts.get(rest);
-          if (ok === undefined) {
-            ok = exists(root2.to + rest);
-            counterparts.set(rest, ok);
-          }
-          return ok;
-        },
-      });
+      mappings.push(movedAlong(root2, old, counterparts, exists));
     }
     if (root2 !== undefined && ahead) {
       mappings.push(root2);
@@ -256,10 +242,14 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const t = performance.now();
     const entries = walkTree(root);
     timings.walk = performance.now() - t;
-    const needleSet = new Set<ByteString>();
-    for (const m of [...mappings, ...(root2 ? [root2] : [])])
-      needleSet.add(fromBytes(safeNeedle(m.from)));
-    const searcher = new FileSearcher(root, [...needleSet].map(toBytes));
+    // One needle per mapping, minus those holding another (a file holding the longer one holds
+    // the shorter): the search reads every byte of the venv once per needle.
+    const heads = [
+      ...new Set(
+        [...mappings, ...(root2 ? [root2] : [])].map((m) => fromBytes(safeNeedle(m.from))),
+      ),
+    ];
+    const needleSet = heads.filter((n) => !heads.some((o) => o !== n && n.includes(o)));
     const header = {
       old: bytesToUtf8(old),
       new: bytesToUtf8(target),
@@ -269,69 +259,24 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     };
     const sink = opts.dryRun ? collectEdits() : new JournalSink(root, header, timings);
     try {
-      const records: ByteString[] = [];
-      const pycs: ByteString[] = [];
-      const others: ByteString[] = [];
-      const symlinks: ByteString[] = [];
-      const files = new Set<ByteString>();
-      let dirs = 0;
-      for (const e of entries) {
-        if (e.type === 'file') {
-          files.add(e.rel);
-          if (e.rel.endsWith('.dist-info/RECORD')) records.push(e.rel);
-          else if (e.rel.endsWith('.pyc') || e.rel.endsWith('.pyo')) pycs.push(e.rel);
-          else others.push(e.rel);
-        } else if (e.type === 'dir') dirs++;
-        else if (e.type === 'symlink') symlinks.push(e.rel);
-      }
-      const planner = new Planner(layout, mappings, files, sink);
-      let tRead = 0;
-      let tPlan = 0;
-      const read = (rel: ByteString, whole = false) => {
-        const t1 = performance.now();
-        const r = searcher.read(rel, whole);
-        tRead += performance.now() - t1;
-        return r;
-      };
-      const plan = (step: () => void) => {
-        const t1 = performance.now();
-        step();
-        tPlan += performance.now() - t1;
-      };
-      const recordBytes = new Map<ByteString, { bytes: Buffer; stat: FileStat }>();
-      for (const rel of records) {
-        const r = read(rel, true);
-        if (r === undefined) continue;
-        const kept = { bytes: Buffer.from(r.bytes), stat: r.stat };
-        recordBytes.set(rel, kept);
-        plan(() => planner.noteRecord(rel, kept.bytes));
-      }
-      for (const rel of others) {
-        const r = read(rel);
-        if (r !== undefined) plan(() => planner.file(rel, r.bytes, r.stat));
-      }
-      searcher.shrink();
-      for (const rel of pycs) {
-        const r = read(rel, planner.followsSource(rel));
-        if (r !== undefined) plan(() => planner.pyc(rel, r.bytes, r.stat));
-      }
-      plan(() => {
-        for (const [rel, r] of recordBytes) planner.record(rel, r.bytes, r.stat);
-        for (const rel of symlinks) {
-          let before: ByteString;
-          try {
-            before = fromBytes(
-              fs.readlinkSync(absPath(root, rel), { encoding: 'buffer' }) as unknown as Buffer,
-            );
-          } catch {
-            continue; // vanished since the walk
-          }
-          planner.symlink(rel, before);
-        }
+      const alongIndex = mappings.findIndex((m) => m.accept !== undefined);
+      const planned = planFiles({
+        root,
+        layout,
+        mappings,
+        along:
+          alongIndex === -1 || root2 === undefined ? undefined : { index: alongIndex, root2, old },
+        counterparts,
+        needles: needleSet.map(toBytes),
+        entries,
+        sink,
+        ...(sink instanceof JournalSink
+          ? { frames: (b: Buffer, c: number[], ch: EditSummary[]) => sink.appendFrames(b, c, ch) }
+          : {}),
+        threads: opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1),
       });
-      const planned = planner.finish();
-      timings.search = tRead;
-      timings.plan = tPlan;
+      timings.search = planned.tRead;
+      timings.plan = planned.tPlan;
       for (const [rest, ok] of [...counterparts].sort()) {
         const from = bytesToUtf8((root2 as Mapping).from + rest);
         const to = bytesToUtf8((root2 as Mapping).to + rest);
@@ -346,24 +291,19 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         }
       }
       warnings.push(...planned.warnings);
-      for (const b of searcher.largeBinaries) {
+      for (const b of planned.largeBinaries) {
         warnings.push({
           code: 'BINARY_NOT_EDITED',
           message: `${bytesToUtf8(b.rel)} (${(b.size / 1e6).toFixed(0)} MB, not read whole) holds text of the old path; binaries are never edited`,
           path: bytesToUtf8(b.rel),
         });
       }
-      const stats = {
-        files: searcher.filesRead,
-        bytes: searcher.bytesRead,
-        symlinks: symlinks.length,
-        dirs,
-      };
+      const stats = planned.stats;
       let summaries: Array<{ rel: ByteString; kind: FileKind; op: Edit['op'] }>;
       let dryPlan: Plan | undefined;
       if (sink instanceof JournalSink) {
         // Appending to the journal happened inside planning; it is counted as journal time.
-        timings.plan = Math.max(0, tPlan - timings.journal);
+        timings.plan = Math.max(0, timings.plan - timings.journal);
         sink.commitAndApply(opts.onProgress);
         summaries = sink.changes;
       } else {

@@ -1,0 +1,351 @@
+import { performance } from 'node:perf_hooks';
+import {
+  MessageChannel,
+  receiveMessageOnPort,
+  Worker,
+  type MessagePort,
+} from 'node:worker_threads';
+import { fs } from '../fs.js';
+import { VenvToolsError } from '../errors.js';
+import { fromBytes, type ByteString, type Mapping } from '../path-boundary.js';
+import type { Layout } from '../scan/detect-layout.js';
+import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
+import { absPath, type TreeEntry } from '../scan/walk-tree.js';
+import type { EditSummary } from './journal-sink.js';
+import {
+  Planner,
+  type BinaryHit,
+  type EditSink,
+  type FileStat,
+  type Warning,
+} from './plan-relocation.js';
+
+/** Below this many files a second thread costs more to start than it saves. */
+export const THREAD_MIN_FILES = 4000;
+
+/** Slots of the Int32Array both threads share. */
+export const CTRL = {
+  /** The next file of the other-files pass to claim. */
+  claimOthers: 0,
+  /** The next pyc to claim. */
+  claimPycs: 1,
+  /** Bumped by the worker after each message it posts (the main thread waits on it). */
+  posted: 2,
+  /** Set by the main thread: GO_PYCS to start the pyc pass, ABORT to stop. */
+  go: 3,
+  /** Set by the worker when it stops, for whatever reason. */
+  exited: 4,
+} as const;
+export const GO_PYCS = 1;
+export const ABORT = 2;
+
+/** What the worker thread is started with (structured-cloneable). */
+export interface WorkerInit {
+  readonly root: ByteString;
+  readonly layout: Layout;
+  /** The mappings without their conditions; `along` rebuilds the moved-along one. */
+  readonly mappings: ReadonlyArray<{ from: ByteString; to: ByteString }>;
+  readonly along: { index: number; root2: Mapping; old: ByteString } | undefined;
+  readonly needles: readonly ByteString[];
+  readonly others: readonly ByteString[];
+  readonly pycs: readonly ByteString[];
+  readonly hashWanted: readonly ByteString[];
+  readonly ctrl: SharedArrayBuffer;
+  readonly port: MessagePort;
+}
+
+/** Messages from the worker thread. */
+export type WorkerMessage =
+  | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: EditSummary[] }
+  | { t: 'sources'; sources: Array<[ByteString, Uint8Array]> }
+  | {
+      t: 'done';
+      findings: ReturnType<Planner['findings']>;
+      counterparts: Array<[ByteString, boolean]>;
+      largeBinaries: LargeBinary[];
+      filesRead: number;
+      bytesRead: number;
+      tRead: number;
+      tPlan: number;
+    }
+  | { t: 'error'; code?: VenvToolsError['code']; message: string; path?: string; stack?: string };
+
+export interface PlanFilesInput {
+  readonly root: ByteString;
+  readonly layout: Layout;
+  /** Venv-wide mappings (the venv's own first), conditions included. */
+  readonly mappings: readonly Mapping[];
+  /** The moved-along mapping among them, for a worker thread to rebuild its condition. */
+  readonly along: WorkerInit['along'];
+  /** Where the moved-along condition keeps its answers (a worker's are merged in). */
+  readonly counterparts: Map<ByteString, boolean>;
+  readonly needles: readonly Buffer[];
+  readonly entries: readonly TreeEntry[];
+  readonly sink: EditSink;
+  /** Takes the frames a worker thread encoded; without it, everything is planned here. */
+  readonly frames?: (bytes: Buffer, crcs: number[], changes: EditSummary[]) => void;
+  /** Threads to plan on: 1, 2, or 'auto' (2 for a venv of THREAD_MIN_FILES files or more). */
+  readonly threads: number | 'auto';
+}
+
+export interface PlanFilesResult {
+  readonly binaries: BinaryHit[];
+  readonly warnings: Warning[];
+  readonly largeBinaries: LargeBinary[];
+  readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
+  /** Time spent reading and searching, and planning, summed over the threads. */
+  readonly tRead: number;
+  readonly tPlan: number;
+  readonly threads: number;
+}
+
+/** Claim files from a shared counter one at a time and hand each to `step`. */
+export function claimEach(
+  list: readonly ByteString[],
+  ctrl: Int32Array,
+  slot: number,
+  step: (rel: ByteString) => void,
+  between?: () => void,
+): void {
+  for (let n = 1; ; n++) {
+    if (Atomics.load(ctrl, CTRL.go) === ABORT) return;
+    const i = Atomics.add(ctrl, slot, 1);
+    if (i >= list.length) return;
+    step(list[i] as ByteString);
+    if (between !== undefined && (n & 15) === 0) between();
+  }
+}
+
+/** Times reads and planning steps, for the phase report. */
+export class PhaseClock {
+  tRead = 0;
+  tPlan = 0;
+  read<T>(f: () => T): T {
+    const t = performance.now();
+    try {
+      return f();
+    } finally {
+      this.tRead += performance.now() - t;
+    }
+  }
+  plan(f: () => void): void {
+    const t = performance.now();
+    try {
+      f();
+    } finally {
+      this.tPlan += performance.now() - t;
+    }
+  }
+}
+
+/**
+ * Read every file once and plan it (DESIGN.md "scan -> plan"), in the orders the Planner needs:
+ * RECORDs noted first, then the other files, then the pycs, then the RECORDs rewritten and the
+ * symlinks. With two threads, a worker claims files from the same shared counters as this thread,
+ * encodes its edits as journal frames and hands them over in batches; the two meet between the
+ * passes (the pycs need every new .py source) and at the end.
+ */
+export function planFiles(input: PlanFilesInput): PlanFilesResult {
+  const { root, entries } = input;
+  const records: ByteString[] = [];
+  const pycs: ByteString[] = [];
+  const others: ByteString[] = [];
+  const symlinks: ByteString[] = [];
+  const files: ByteString[] = [];
+  let dirs = 0;
+  for (const e of entries) {
+    if (e.type === 'file') {
+      files.push(e.rel);
+      if (e.rel.endsWith('.dist-info/RECORD')) records.push(e.rel);
+      else if (e.rel.endsWith('.pyc') || e.rel.endsWith('.pyo')) pycs.push(e.rel);
+      else others.push(e.rel);
+    } else if (e.type === 'dir') dirs++;
+    else if (e.type === 'symlink') symlinks.push(e.rel);
+  }
+  const fileSet = new Set(files);
+  const planner = new Planner(input.layout, input.mappings, (rel) => fileSet.has(rel), input.sink);
+  const searcher = new FileSearcher(root, input.needles);
+  const clock = new PhaseClock();
+  const recordBytes = new Map<ByteString, { bytes: Buffer; stat: FileStat }>();
+  for (const rel of records) {
+    const r = clock.read(() => searcher.read(rel, true));
+    if (r === undefined) continue;
+    const kept = { bytes: Buffer.from(r.bytes), stat: r.stat };
+    recordBytes.set(rel, kept);
+    clock.plan(() => planner.noteRecord(rel, kept.bytes));
+  }
+
+  const ctrl = new Int32Array(new SharedArrayBuffer(4 * 8));
+  const worker =
+    input.frames !== undefined &&
+    (input.threads === 'auto' ? files.length >= THREAD_MIN_FILES : input.threads > 1)
+      ? startWorker(input, { others, pycs, ctrl, hashWanted: planner.wantedHashes() })
+      : undefined;
+  let tRead = 0;
+  let tPlan = 0;
+  let filesRead = 0;
+  let bytesRead = 0;
+  const largeBinaries: LargeBinary[] = [];
+  try {
+    const drain = worker?.drain ?? (() => undefined);
+    claimEach(
+      others,
+      ctrl,
+      CTRL.claimOthers,
+      (rel) => {
+        const r = clock.read(() => searcher.read(rel));
+        if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
+      },
+      drain,
+    );
+    searcher.shrink();
+    if (worker !== undefined) {
+      // The pycs need every new .py source, the worker's included; the worker needs ours.
+      planner.addSources(worker.waitFor('sources').sources);
+      worker.startPycs(planner.sources());
+    }
+    claimEach(
+      pycs,
+      ctrl,
+      CTRL.claimPycs,
+      (rel) => {
+        const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
+        if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
+      },
+      drain,
+    );
+    if (worker !== undefined) {
+      const done = worker.waitFor('done');
+      planner.absorb(done.findings);
+      for (const [rest, ok] of done.counterparts) input.counterparts.set(rest, ok);
+      largeBinaries.push(...done.largeBinaries);
+      filesRead += done.filesRead;
+      bytesRead += done.bytesRead;
+      tRead += done.tRead;
+      tPlan += done.tPlan;
+    }
+  } catch (err) {
+    worker?.abort();
+    throw err;
+  } finally {
+    worker?.close();
+  }
+
+  clock.plan(() => {
+    for (const [rel, r] of recordBytes) planner.record(rel, r.bytes, r.stat);
+    for (const rel of symlinks) {
+      let before: ByteString;
+      try {
+        before = fromBytes(
+          fs.readlinkSync(absPath(root, rel), { encoding: 'buffer' }) as unknown as Buffer,
+        );
+      } catch {
+        continue; // vanished since the walk
+      }
+      planner.symlink(rel, before);
+    }
+  });
+  const { binaries, warnings } = planner.finish();
+  largeBinaries.push(...searcher.largeBinaries);
+  return {
+    binaries,
+    warnings,
+    largeBinaries,
+    stats: {
+      files: searcher.filesRead + filesRead,
+      bytes: searcher.bytesRead + bytesRead,
+      symlinks: symlinks.length,
+      dirs,
+    },
+    tRead: clock.tRead + tRead,
+    tPlan: clock.tPlan + tPlan,
+    threads: worker === undefined ? 1 : 2,
+  };
+}
+
+interface WorkerHandle {
+  /** Handle every message the worker has posted so far. */
+  drain(): void;
+  /** Wait for the worker's message of type `t`, handling the others meanwhile. */
+  waitFor<T extends 'sources' | 'done'>(t: T): Extract<WorkerMessage, { t: T }>;
+  /** Send the new .py sources and start the pyc pass. */
+  startPycs(sources: Array<[ByteString, Buffer]>): void;
+  abort(): void;
+  close(): void;
+}
+
+function startWorker(
+  input: PlanFilesInput,
+  lists: Pick<WorkerInit, 'others' | 'pycs' | 'hashWanted'> & { ctrl: Int32Array },
+): WorkerHandle {
+  const { port1, port2 } = new MessageChannel();
+  const init: WorkerInit = {
+    root: input.root,
+    layout: input.layout,
+    mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
+    along: input.along,
+    needles: input.needles.map(fromBytes),
+    others: lists.others,
+    pycs: lists.pycs,
+    hashWanted: lists.hashWanted,
+    ctrl: lists.ctrl.buffer as SharedArrayBuffer,
+    port: port2,
+  };
+  const worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
+    workerData: init,
+    transferList: [port2],
+    // Its garbage is short-lived (each file's content and rewrite): a small young generation
+    // keeps the process's peak memory down, at no measurable cost in time.
+    resourceLimits: { maxYoungGenerationSizeMb: 4 },
+  });
+  worker.unref();
+  const ctrl = lists.ctrl;
+  const got = new Map<string, WorkerMessage>();
+  const handle = (m: WorkerMessage) => {
+    if (m.t === 'frames') {
+      const b = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
+      (input.frames as NonNullable<PlanFilesInput['frames']>)(b, m.crcs, m.changes);
+    } else if (m.t === 'error') {
+      throw m.code === undefined
+        ? Object.assign(new Error(`in the planning thread: ${m.message}`), { stack: m.stack })
+        : new VenvToolsError(m.code, m.message, m.path);
+    } else {
+      got.set(m.t, m);
+    }
+  };
+  const drain = () => {
+    for (let r = receiveMessageOnPort(port1); r !== undefined; r = receiveMessageOnPort(port1)) {
+      handle(r.message as WorkerMessage);
+    }
+  };
+  return {
+    drain,
+    waitFor(t) {
+      for (;;) {
+        const seq = Atomics.load(ctrl, CTRL.posted);
+        drain();
+        const m = got.get(t);
+        if (m !== undefined) return m as never;
+        if (Atomics.load(ctrl, CTRL.exited) === 1) {
+          drain();
+          if (got.has(t)) continue;
+          throw new Error('the planning thread stopped without finishing');
+        }
+        Atomics.wait(ctrl, CTRL.posted, seq, 1000);
+      }
+    },
+    startPycs(sources) {
+      port1.postMessage({ t: 'sources', sources });
+      Atomics.store(ctrl, CTRL.go, GO_PYCS);
+      Atomics.notify(ctrl, CTRL.go);
+    },
+    abort() {
+      Atomics.store(ctrl, CTRL.go, ABORT);
+      Atomics.notify(ctrl, CTRL.go);
+      void worker.terminate();
+    },
+    close() {
+      port1.close();
+    },
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * The second planning thread (see plan-files.ts): claims files from the counters it shares with
+ * the main thread, reads and plans them, and hands its edits over as journal frames. It never
+ * writes to the venv; only the main thread writes the journal and applies it.
+ */
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { fs } from '../fs.js';
+import { VenvToolsError } from '../errors.js';
+import { installFaultsFromEnv } from '../fs-faults.js';
+import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
+import { FileSearcher } from '../scan/search-files.js';
+import { FrameBatch, type JournalRecord } from './journal.js';
+import { writeRecord, type EditSummary } from './journal-sink.js';
+import { movedAlong } from './moved-root.js';
+import {
+  ABORT,
+  claimEach,
+  CTRL,
+  GO_PYCS,
+  PhaseClock,
+  type WorkerInit,
+  type WorkerMessage,
+} from './plan-files.js';
+import { Planner, type EditSink } from './plan-relocation.js';
+
+const init = workerData as WorkerInit;
+const ctrl = new Int32Array(init.ctrl);
+const port = init.port;
+
+function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+  Atomics.add(ctrl, CTRL.posted, 1);
+  Atomics.notify(ctrl, CTRL.posted);
+}
+
+function exists(p: ByteString): boolean {
+  try {
+    fs.lstatSync(toBytes(p));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isRegularFile(rel: ByteString): boolean {
+  try {
+    return fs.lstatSync(toBytes(`${init.root}/${rel}`)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function run(): void {
+  installFaultsFromEnv(process.env);
+  const counterparts = new Map<ByteString, boolean>();
+  const mappings: Mapping[] = init.mappings.map((m, i) =>
+    init.along !== undefined && i === init.along.index
+      ? movedAlong(init.along.root2, init.along.old, counterparts, exists)
+      : m,
+  );
+  const batch = new FrameBatch();
+  let changes: EditSummary[] = [];
+  const hand = (full: { bytes: Buffer; crcs: number[] }) => {
+    post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes }, [
+      full.bytes.buffer as ArrayBuffer,
+    ]);
+    changes = [];
+  };
+  const add = (r: JournalRecord, change: EditSummary) => {
+    const full = batch.add(r);
+    if (full !== undefined) hand(full);
+    changes.push(change);
+  };
+  const sink: EditSink = {
+    write: (rel, kind, bytes, _before, st) =>
+      add(writeRecord(rel, bytes, st), { rel, kind, op: 'write' }),
+    symlink: (rel, target) =>
+      add({ op: 'symlink', rel, target }, { rel, kind: 'symlink', op: 'symlink' }),
+    remove: (rel) => add({ op: 'remove', rel }, { rel, kind: 'pyc-removed', op: 'remove' }),
+  };
+  const flush = () => {
+    if (changes.length > 0) hand(batch.take());
+  };
+  // Whether a pyc's source exists is asked only of a pyc that cannot be rewritten: rare enough
+  // to ask the disk rather than hold every file's name on this thread too.
+  const planner = new Planner(init.layout, mappings, isRegularFile, sink);
+  planner.wantHashes(init.hashWanted);
+  const searcher = new FileSearcher(init.root, init.needles.map(toBytes));
+  const clock = new PhaseClock();
+
+  claimEach(init.others, ctrl, CTRL.claimOthers, (rel) => {
+    const r = clock.read(() => searcher.read(rel));
+    if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
+  });
+  flush();
+  searcher.shrink();
+  post({ t: 'sources', sources: planner.sources() });
+  while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);
+  if (Atomics.load(ctrl, CTRL.go) !== GO_PYCS) return;
+  const go = receiveMessageOnPort(port)?.message as Extract<WorkerMessage, { t: 'sources' }>;
+  planner.addSources(go.sources);
+
+  claimEach(init.pycs, ctrl, CTRL.claimPycs, (rel) => {
+    const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
+    if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
+  });
+  flush();
+  post({
+    t: 'done',
+    findings: planner.findings(),
+    counterparts: [...counterparts],
+    largeBinaries: searcher.largeBinaries,
+    filesRead: searcher.filesRead,
+    bytesRead: searcher.bytesRead,
+    tRead: clock.tRead,
+    tPlan: clock.tPlan,
+  });
+}
+
+try {
+  run();
+} catch (err) {
+  if (Atomics.load(ctrl, CTRL.go) !== ABORT) {
+    post(
+      err instanceof VenvToolsError
+        ? {
+            t: 'error',
+            code: err.code,
+            message: err.message,
+            ...(err.path === undefined ? {} : { path: err.path }),
+          }
+        : {
+            t: 'error',
+            message: (err as Error).message ?? String(err),
+            ...((err as Error).stack === undefined ? {} : { stack: (err as Error).stack }),
+          },
+    );
+  }
+} finally {
+  Atomics.store(ctrl, CTRL.exited, 1);
+  Atomics.notify(ctrl, CTRL.posted);
+  port.close();
+}

@@ -1,0 +1,97 @@
+import test from 'ava';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { BASIC } from './fixtures/venvs/recipes.js';
+import { copyVenv, type BuiltVenv } from './helpers/build-venv.js';
+import { cli } from './helpers/cli.js';
+import { leftovers, treeDiff, treeState } from './helpers/reliability-tree.js';
+import { reliabilityPython } from './helpers/reliability-venv.js';
+import { freshDir } from './helpers/scratch.js';
+
+// Reading and planning run on two threads for large venvs (src/relocate/plan-files.ts): a worker
+// claims files from the same counters as the main thread and hands its edits over as journal
+// frames. VENV_TOOLS_THREADS forces one or two threads whatever the venv's size, so these small
+// venvs take both paths.
+
+const python = reliabilityPython();
+
+interface Run {
+  readonly venv: BuiltVenv;
+  readonly status: number | null;
+  readonly stderr: string;
+  readonly report: {
+    changes: unknown[];
+    counts: unknown;
+    warnings: unknown[];
+    stats: { files: number; bytes: number };
+  };
+}
+
+async function relocateCopy(app: string, threads: 1 | 2): Promise<Run> {
+  const venv = await copyVenv(BASIC, python, { appDir: app });
+  const r = cli(['relocate', venv.dir, '--to', venv.dir, '--json'], {
+    env: { VENV_TOOLS_THREADS: String(threads) },
+  });
+  return {
+    venv,
+    status: r.status,
+    stderr: r.stderr,
+    report: r.status === 0 ? JSON.parse(r.stdout) : undefined,
+  };
+}
+
+test('two planning threads write exactly what one thread writes', async (t) => {
+  const top = freshDir('threads');
+  const app = path.join(top, 'srv', 'app');
+  const one = await relocateCopy(app, 1);
+  t.is(one.status, 0, one.stderr);
+  const oneState = treeState(app);
+  fs.renameSync(app, `${app}-one`);
+  const two = await relocateCopy(app, 2);
+  t.is(two.status, 0, two.stderr);
+  const twoState = treeState(app);
+  t.true(one.report.changes.length > 500, `${one.report.changes.length} files rewritten`);
+  // Contents, modes, link targets and mtimes: not one entry differs.
+  t.deepEqual(treeDiff(oneState, twoState, { mtimes: true }), []);
+  t.deepEqual(two.report.changes, one.report.changes);
+  t.deepEqual(two.report.counts, one.report.counts);
+  t.deepEqual(two.report.warnings, one.report.warnings);
+  t.is(two.report.stats.files, one.report.stats.files);
+  t.is(two.report.stats.bytes, one.report.stats.bytes);
+  t.deepEqual(leftovers(twoState), []);
+  t.log(
+    `Python ${python.full}: ${one.report.stats.files} files read, ${one.report.changes.length} rewritten, alike on 1 and 2 threads`,
+  );
+});
+
+test('a file the planner cannot rewrite fails the run on either thread; nothing changes and no journal is left', async (t) => {
+  const top = freshDir('threads-bad');
+  const app = path.join(top, 'srv', 'app');
+  const venv = await copyVenv(BASIC, python, { appDir: app });
+  const site = path.join(venv.dir, 'lib', `python${python.version}`, 'site-packages');
+  // A real pyc's header, then a code object cut short that names the old location: corrupt,
+  // and without a source .py to rebuild it from. Spread over many files so that both threads
+  // meet some of them.
+  const real = fs
+    .readdirSync(path.join(site, '__pycache__'), { withFileTypes: true })
+    .find((d) => d.name.endsWith('.pyc'));
+  t.truthy(real, 'site-packages holds a pyc');
+  const header = fs.readFileSync(path.join(site, '__pycache__', real!.name)).subarray(0, 16);
+  fs.mkdirSync(path.join(site, 'junk'));
+  for (let i = 0; i < 200; i++) {
+    const body = Buffer.concat([Buffer.from([0xe3, 1, 2]), Buffer.from(`${venv.builtAt}/x${i}`)]);
+    fs.writeFileSync(path.join(site, 'junk', `m${i}.pyc`), Buffer.concat([header, body]));
+  }
+  const before = treeState(app);
+  for (const threads of ['1', '2']) {
+    const r = cli(['--update-path', venv.dir, venv.dir], { env: { VENV_TOOLS_THREADS: threads } });
+    t.is(r.status, 1, `${threads} thread(s): ${r.stderr}`);
+    t.regex(
+      r.stderr,
+      /cannot rewrite lib\/python[\d.]+\/site-packages\/junk\/m\d+\.pyc: .*no source \.py/,
+      `${threads} thread(s)`,
+    );
+    t.deepEqual(treeDiff(before, treeState(app), { mtimes: true }), [], `${threads} thread(s)`);
+    t.false(fs.existsSync(path.join(venv.dir, '.venv-tools.journal')), `${threads} thread(s)`);
+  }
+});

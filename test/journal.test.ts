@@ -18,6 +18,7 @@ import {
   writeJournal,
   type JournalRecord,
 } from '../src/relocate/journal.js';
+import { commonHead, writeRecord } from '../src/relocate/journal-sink.js';
 import { recoverJournal } from '../src/relocate/recover-journal.js';
 
 const header = {
@@ -44,6 +45,15 @@ const records: JournalRecord[] = [
     gid: 0,
     atimeMs: 1,
     mtimeMs: 2,
+  },
+  {
+    op: 'write',
+    rel: 'lib/__pycache__/m.cpython-311.pyc',
+    data: Buffer.from('the tail'),
+    offset: 5000,
+    mode: 0o100444,
+    atimeMs: 3,
+    mtimeMs: 4,
   },
   { op: 'symlink', rel: 'lib64', target: '/b/lib' },
   { op: 'remove', rel: 'x/__pycache__/m.cpython-311.pyc' },
@@ -215,4 +225,41 @@ test('a journal far larger than the read window is applied by a recovery, record
     t.is(statSync(join(dir, `f${i}`)).mtimeMs, 2000 + i);
   }
   t.true(readFileSync(join(dir, 'big')).equals(Buffer.alloc(3 << 20, 7)));
+});
+
+test('a file whose head does not change is journaled and written from its first changed byte', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vt-journal-'));
+  const head = Buffer.alloc(10_000, 0x61);
+  const before = Buffer.concat([head, Buffer.from('/old/place/lib/m.py and more after it')]);
+  const after = Buffer.concat([head, Buffer.from('/srv/new/lib/m.py and more after it')]);
+  t.is(commonHead(after, before), 10_001);
+  t.is(commonHead(before, before), before.length);
+  t.is(commonHead(Buffer.from('x'), Buffer.from('y')), 0);
+  const st = { mode: 0o100644, nlink: 1, uid: 0, gid: 0, atimeMs: 1000, mtimeMs: 2000 };
+  const rec = writeRecord('m.pyc', after, before, st);
+  t.like(rec, { op: 'write', offset: 10_001 });
+  t.is(rec.op === 'write' ? rec.data.toString() : '', 'srv/new/lib/m.py and more after it');
+  // A small file, or one that changes early, is written whole.
+  t.is(
+    (writeRecord('s', Buffer.from('/srv/x'), Buffer.from('/old/x'), st) as { offset?: number })
+      .offset,
+    undefined,
+  );
+  // A hard-linked file is replaced whole, whatever its head.
+  t.like(writeRecord('h', after, before, { ...st, nlink: 2 }), { op: 'replace' });
+
+  // Applied on the old file, on a torn one (killed mid-write: a longer mix), and again on the
+  // result: the same bytes every time.
+  const p = join(dir, 'm.pyc');
+  for (const start of [
+    before,
+    Buffer.concat([after.subarray(0, 10_010), before.subarray(10_005)]),
+    after,
+  ]) {
+    writeFileSync(p, start);
+    writeJournal(dir, header, [rec]);
+    t.like(recoverJournal(dir), { state: 'completed', files: 1 });
+    t.true(readFileSync(p).equals(after));
+    t.is(statSync(p).mtimeMs, 2000);
+  }
 });

@@ -4,9 +4,9 @@ import { errnoOf, VenvToolsError } from '../errors.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { JOURNAL_NAME, type JournalRecord } from './journal.js';
 
-function writeAll(fd: number, data: Buffer): void {
+function writeAll(fd: number, data: Buffer, at = 0): void {
   let off = 0;
-  while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, off);
+  while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, at + off);
 }
 
 /**
@@ -71,8 +71,11 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
       // taking it back left the file writable, and this recovery must not keep that.
       const mode = r.mode === undefined ? restoreMode : r.mode & 0o7777;
       try {
-        writeAll(fd, r.data);
-        fs.ftruncateSync(fd, r.data.length);
+        // Only the tail from `offset` on: the head is the file's own, and no run writes it, so
+        // writing again after a crash anywhere in here gives the same file.
+        const at = r.offset ?? 0;
+        writeAll(fd, r.data, at);
+        fs.ftruncateSync(fd, at + r.data.length);
         fs.futimesSync(fd, timeArg(r.atimeMs), timeArg(r.mtimeMs));
       } finally {
         // On failure too: the mode goes back even when the journal stays for the next run.

@@ -14,13 +14,40 @@ export interface EditSummary {
   readonly op: 'write' | 'symlink' | 'remove';
 }
 
-/** The journal record that writes a file's new content, keeping its times, mode and links. */
-export function writeRecord(rel: ByteString, bytes: Buffer, st: FileStat): JournalRecord {
+/** Below this, a common head is journaled and written again rather than kept. */
+const KEEP_HEAD = 4096;
+
+/** How many leading bytes `a` and `b` share. */
+export function commonHead(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  // Whole blocks first (compare runs natively), then byte by byte in the block that differs.
+  for (const block of [65536, 4096, 256]) {
+    while (i + block <= n && a.compare(b, i, i + block, i, i + block) === 0) i += block;
+  }
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * The journal record that writes a file's new content, keeping its times, mode and links. A
+ * file whose head does not change (a pyc before the first path it holds) is written from the
+ * first byte that does.
+ */
+export function writeRecord(
+  rel: ByteString,
+  bytes: Buffer,
+  before: Buffer,
+  st: FileStat,
+): JournalRecord {
   const times = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
   // A file with other hard links is replaced, so the other names keep the old content.
-  return st.nlink > 1
-    ? { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times }
-    : { op: 'write', rel, data: bytes, mode: st.mode, ...times };
+  if (st.nlink > 1) {
+    return { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times };
+  }
+  const head = commonHead(bytes, before);
+  if (head < KEEP_HEAD) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
+  return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
 }
 
 /**
@@ -40,8 +67,8 @@ export class JournalSink implements EditSink {
     private readonly timings: { journal: number; apply: number },
   ) {}
 
-  write(rel: ByteString, kind: FileKind, bytes: Buffer, _before: Buffer, st: FileStat): void {
-    this.append(writeRecord(rel, bytes, st));
+  write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, st: FileStat): void {
+    this.append(writeRecord(rel, bytes, before, st));
     this.changes.push({ rel, kind, op: 'write' });
   }
 

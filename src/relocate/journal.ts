@@ -42,6 +42,12 @@ export type JournalRecord =
        * with the mode in the journal, a recovery after a crash in between puts it back.
        */
       readonly mode?: number;
+      /**
+       * Where `data` goes: the file's first `offset` bytes stay as they are, and it ends after
+       * `data`. A rewritten pyc keeps its head up to the first path it holds (about a quarter of
+       * it), which then is neither journaled nor written again. 0 when absent.
+       */
+      readonly offset?: number;
     }
   | {
       /** A file with other hard links: a new file renamed over it, so the other links keep theirs. */
@@ -66,16 +72,24 @@ export interface JournalHeader {
 }
 
 // 5 is a write record that carries the file's mode; 1 (without) stays for records whose file
-// could not be stat'ed when the journal was written.
+// could not be stat'ed when the journal was written. 6 is a write from an offset, with the mode.
 const OPS = { write: 1, replace: 2, symlink: 3, remove: 4 } as const;
 const WRITE_WITH_MODE = 5;
+const WRITE_TAIL = 6;
+
+function writeOp(r: Extract<JournalRecord, { op: 'write' }>): number {
+  if (r.offset !== undefined && r.offset > 0) return WRITE_TAIL;
+  return r.mode === undefined ? OPS.write : WRITE_WITH_MODE;
+}
 
 /** The size of a record's fields before its data (or all of it, for records without data). */
 function fieldsSize(r: JournalRecord, path: Buffer): number {
   const base = 1 + 4 + path.length;
   switch (r.op) {
-    case 'write':
-      return base + (r.mode === undefined ? 0 : 4) + 8 + 8 + 8;
+    case 'write': {
+      const op = writeOp(r);
+      return base + (op === OPS.write ? 0 : 4) + 8 + 8 + (op === WRITE_TAIL ? 8 : 0) + 8;
+    }
     case 'replace':
       return base + 4 * 3 + 8 * 3;
     case 'symlink':
@@ -88,14 +102,16 @@ function fieldsSize(r: JournalRecord, path: Buffer): number {
 /** Write a record's fields (everything but its data) into `b` at `at`; returns the end. */
 function putFields(b: Buffer, at: number, r: JournalRecord, path: Buffer): number {
   let o = at;
-  b[o++] = r.op === 'write' && r.mode !== undefined ? WRITE_WITH_MODE : OPS[r.op];
+  const op = r.op === 'write' ? writeOp(r) : OPS[r.op];
+  b[o++] = op;
   o = b.writeUInt32LE(path.length, o);
   o += path.copy(b, o);
   switch (r.op) {
     case 'write':
-      if (r.mode !== undefined) o = b.writeUInt32LE(r.mode >>> 0, o);
+      if (op !== OPS.write) o = b.writeUInt32LE((r.mode ?? 0) >>> 0, o);
       o = b.writeDoubleLE(r.atimeMs, o);
       o = b.writeDoubleLE(r.mtimeMs, o);
+      if (op === WRITE_TAIL) o = b.writeDoubleLE(r.offset as number, o);
       o = b.writeDoubleLE(r.data.length, o);
       break;
     case 'replace':
@@ -454,15 +470,16 @@ function decodeRecord(src: JournalBytes, pos: number, end: number): [JournalReco
   const op = take(1)[0] as number;
   const rel = fromBytes(take(u32()));
   let rec: JournalRecord;
-  if (op === OPS.write || op === WRITE_WITH_MODE) {
-    const mode = op === WRITE_WITH_MODE ? u32() : undefined;
+  if (op === OPS.write || op === WRITE_WITH_MODE || op === WRITE_TAIL) {
+    const mode = op === OPS.write ? undefined : u32();
     const atimeMs = f64();
     const mtimeMs = f64();
+    const offset = op === WRITE_TAIL ? f64() : 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error('bad offset');
     const data = take(f64());
-    rec =
-      mode === undefined
-        ? { op: 'write', rel, atimeMs, mtimeMs, data }
-        : { op: 'write', rel, atimeMs, mtimeMs, data, mode };
+    rec = { op: 'write', rel, atimeMs, mtimeMs, data };
+    if (mode !== undefined) rec = { ...rec, mode };
+    if (offset > 0) rec = { ...rec, offset };
   } else if (op === OPS.replace) {
     const mode = u32();
     const uid = u32();

@@ -72,8 +72,8 @@ function run(): void {
     changes.push(change);
   };
   const sink: EditSink = {
-    write: (rel, kind, bytes, _before, st) =>
-      add(writeRecord(rel, bytes, st), { rel, kind, op: 'write' }),
+    write: (rel, kind, bytes, before, st) =>
+      add(writeRecord(rel, bytes, before, st), { rel, kind, op: 'write' }),
     symlink: (rel, target) =>
       add({ op: 'symlink', rel, target }, { rel, kind: 'symlink', op: 'symlink' }),
     remove: (rel) => add({ op: 'remove', rel }, { rel, kind: 'pyc-removed', op: 'remove' }),

@@ -648,6 +648,35 @@ test('keeps back references to a rewritten str valid', async (t) => {
   return undefined;
 });
 
+test('rewrites the paths of several mappings, a venv inside a moved root included, in either order', (t) => {
+  // Each venv path also holds the root, so the two searches find overlapping places, and the
+  // last place (co_filename, after the consts) is the root's alone: the walk must reach it.
+  const root = '/srv/old-root';
+  const venv = `${root}/venv`;
+  const input = pyc311(
+    code311(shortAscii(`${root}/src/m.py`), [
+      shortAscii(`${venv}/a`),
+      shortAscii(`${root}/src/b`),
+      shortAscii(`${venv}/c`, 'z', true),
+      shortAscii(`${root}-2/d`),
+      ref(0),
+    ]),
+  );
+  const want = pyc311(
+    code311(shortAscii('/opt/r/src/m.py'), [
+      shortAscii('/opt/v/a'),
+      shortAscii('/opt/r/src/b'),
+      shortAscii('/opt/v/c', 'z', true),
+      shortAscii(`${root}-2/d`),
+      ref(0),
+    ]),
+  );
+  const venvMap = mapping(venv, '/opt/v');
+  const rootMap = mapping(root, '/opt/r');
+  t.deepEqual(rewritePyc(input, { mappings: [venvMap, rootMap] }), want, 'venv mapping first');
+  t.deepEqual(rewritePyc(input, { mappings: [rootMap, venvMap] }), want, 'root mapping first');
+});
+
 test('walks every marshal type and rewrites paths inside every kind of container', async (t) => {
   const raw = (...parts: (string | Buffer | number[])[]): Buffer =>
     Buffer.concat(
@@ -764,13 +793,16 @@ test('refuses corrupt marshal data, as CPython does', async (t) => {
       asked.map(([what]) => `${what}: refused`),
     );
   }
-  // Trailing bytes, a bad header flag, and every truncation that still holds the path.
+  // Trailing bytes that hold the path, a bad header flag, and every truncation up to the end of
+  // the first str after the last path, all of which the walk reads. (What comes after that str
+  // is copied unread: see the next test.)
   const valid = pyc311(code311(path, [shortAscii(`${OLD}/x`), raw('N')]));
-  t.truthy(rewritePyc(valid, { mappings: MAP }));
+  const rewritten = rewritePyc(valid, { mappings: MAP })!;
+  t.truthy(rewritten);
   t.is(
-    reasonOf(() => rewritePyc(raw(valid, 'N'), { mappings: MAP })),
+    reasonOf(() => rewritePyc(raw(valid, OLD), { mappings: MAP })),
     'corrupt',
-    'trailing',
+    'trailing bytes holding the path',
   );
   const flagged = Buffer.from(valid);
   flagged[4] = 4;
@@ -779,8 +811,10 @@ test('refuses corrupt marshal data, as CPython does', async (t) => {
     'corrupt',
     'header flags',
   );
+  // The last path is co_filename's; the first str after it is co_name.
+  const stop = valid.lastIndexOf(OLD) + `${OLD}/m.py`.length + shortAscii('<module>', 'Z').length;
   let truncations = 0;
-  for (let n = valid.indexOf(OLD) + OLD.length; n < valid.length; n++) {
+  for (let n = valid.indexOf(OLD) + OLD.length; n < stop; n++) {
     t.is(
       reasonOf(() => rewritePyc(valid.subarray(0, n), { mappings: MAP })),
       'corrupt',
@@ -788,7 +822,60 @@ test('refuses corrupt marshal data, as CPython does', async (t) => {
     );
     truncations++;
   }
+  // Cut later, the end is missing from the output as it was from the input.
+  const grown = rewritten.length - valid.length;
+  for (let n = stop; n < valid.length; n++) {
+    t.deepEqual(
+      rewritePyc(valid.subarray(0, n), { mappings: MAP }),
+      rewritten.subarray(0, n + grown),
+      `cut at ${n}, past co_name`,
+    );
+  }
   t.log(`${cases.length + 2} corrupt streams and ${truncations} truncations refused`);
+});
+
+test('copies the bytes after the last path unread, and still refuses corruption before it', async (t) => {
+  // The walk stops at the first str that starts after the last path the byte search found, and
+  // the rest is copied as it is, just as a pyc holding no path is not parsed at all. Garbage
+  // there stays as it was; garbage before the path, or between it and that str, is refused.
+  const name = shortAscii('m.py');
+  const path = shortAscii(`${OLD}/a`);
+  const moved = shortAscii('/srv/new/a');
+  const next = shortAscii('next');
+  const garbage: [string, Buffer][] = [
+    ['unknown type', Buffer.from('?')],
+    ['ref out of range', ref(99)],
+    ['invalid UTF-8', Buffer.concat([Buffer.from('u'), u32(2), Buffer.from([0xc3, 0x28])])],
+  ];
+  const copied: Buffer[] = [];
+  for (const [what, bad] of garbage) {
+    const input = pyc311(code311(name, [path, next, bad]));
+    const out = rewritePyc(input, { mappings: MAP });
+    t.deepEqual(out, pyc311(code311(name, [moved, next, bad])), `${what} after: copied`);
+    copied.push(input, out ?? Buffer.alloc(0));
+    const places: [string, Buffer[]][] = [
+      ['before the path', [bad, path, next]],
+      ['between the path and the next str', [path, bad, next]],
+    ];
+    for (const [where, consts] of places) {
+      t.is(
+        reasonOf(() => rewritePyc(pyc311(code311(name, consts)), { mappings: MAP })),
+        'corrupt',
+        `${what} ${where}`,
+      );
+    }
+  }
+  // Bytes after the code object: marshal.loads ignores them, and the copy keeps them.
+  const trailing = Buffer.from('N?');
+  const input = Buffer.concat([pyc311(code311(shortAscii(`${OLD}/m.py`), [])), trailing]);
+  const out = rewritePyc(input, { mappings: MAP });
+  const want = Buffer.concat([pyc311(code311(shortAscii('/srv/new/m.py'), [])), trailing]);
+  t.deepEqual(out, want, 'trailing bytes copied');
+  // CPython reads the copied part the same way in input and output.
+  const loads = await cpythonLoads(t, [...copied, input, want]);
+  if (loads !== undefined) {
+    t.deepEqual(loads, [...copied.map(() => false), true, true]);
+  }
 });
 
 test('accepts nesting up to CPython 2000-deep limit and refuses one level more', async (t) => {

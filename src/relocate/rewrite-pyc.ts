@@ -11,7 +11,6 @@
 
 import { RewriteError } from '../errors.js';
 import { replacePaths, type ByteString, type Mapping } from '../path-boundary.js';
-import { ByteWriter } from './pyc/byte-writer.js';
 import { readPycHeader, stampSource, type PycHeader } from './pyc/pyc-header.js';
 import { fileNameToPyStr } from './pyc/utf8.js';
 import {
@@ -23,6 +22,7 @@ import {
   TYPE_SHORT_ASCII,
   TYPE_SHORT_ASCII_INTERNED,
   TYPE_UNICODE,
+  WALK_STOPPED,
   walkMarshal,
 } from './pyc/walk-marshal.js';
 
@@ -33,6 +33,11 @@ export interface PycContext {
   readonly mappings: readonly Mapping[];
   /** Set when the same run rewrites this pyc's source .py: its new bytes. */
   readonly newSource?: Buffer;
+  /**
+   * Where the new bytes go: a buffer of the size asked (a view of one the caller reuses, say,
+   * when it is done with each result before the next call). A new Buffer when absent.
+   */
+  readonly alloc?: (size: number) => Buffer;
 }
 
 /** The mappings in the form marshal holds them, and their `from` bytes to search for. */
@@ -59,26 +64,62 @@ function prepare(mappings: readonly Mapping[]): Prepared {
 }
 
 /**
- * Where any `from` occurs in the bytes, boundaries ignored, sorted by start; undefined when
- * nowhere. A str can only change if one of these lies inside it.
+ * The places where a `from` occurs: (start, end) pairs in `pairs[0, 2 * count)` once findHits is
+ * done ((start, needle index) while it collects them).
  */
-function findHits(bytes: Buffer, needles: readonly Buffer[]): Int32Array | undefined {
-  const found: number[] = [];
-  for (const needle of needles) {
+class Hits {
+  pairs = new Int32Array(64);
+  count = 0;
+
+  add(start: number, second: number): void {
+    const at = 2 * this.count;
+    if (at === this.pairs.length) {
+      const grown = new Int32Array(at * 2);
+      grown.set(this.pairs);
+      this.pairs = grown;
+    }
+    this.pairs[at] = start;
+    this.pairs[at + 1] = second;
+    this.count++;
+  }
+}
+
+// rewritePyc runs for thousands of pycs in a row: one hit list serves them all. A call made
+// while it is taken (a conditional mapping's `accept` could rewrite another pyc) gets its own.
+let idleHits: Hits | undefined;
+
+/**
+ * Find where any `from` occurs in the bytes, boundaries ignored, sorted by start. A str can only
+ * change if one of these lies inside it.
+ */
+function findHits(bytes: Buffer, needles: readonly Buffer[], hits: Hits): void {
+  hits.count = 0;
+  for (let k = 0; k < needles.length; k++) {
+    const needle = needles[k]!;
     let i = bytes.indexOf(needle);
     while (i !== -1) {
-      found.push(i, i + needle.length);
+      hits.add(i, k);
       i = bytes.indexOf(needle, i + 1);
     }
   }
-  if (found.length === 0) return undefined;
-  const pairs = new Int32Array(found);
-  if (needles.length > 1) {
-    const order = Array.from({ length: pairs.length / 2 }, (_, k) => k);
-    order.sort((a, b) => pairs[2 * a]! - pairs[2 * b]!);
-    return new Int32Array(order.flatMap((k) => [pairs[2 * k]!, pairs[2 * k + 1]!]));
+  const pairs = hits.pairs;
+  const n = hits.count;
+  // Each needle's hits come in order; those of several needles (a venv inside a moved root gives
+  // both at each place) are sorted by start, needle index as the tie-break, in one numeric sort.
+  let sorted = true;
+  for (let j = 1; j < n && sorted; j++) sorted = pairs[2 * j]! >= pairs[2 * j - 2]!;
+  if (!sorted) {
+    const m = needles.length;
+    const keys = new Float64Array(n);
+    for (let j = 0; j < n; j++) keys[j] = pairs[2 * j]! * m + pairs[2 * j + 1]!;
+    keys.sort();
+    for (let j = 0; j < n; j++) {
+      const k = keys[j]! % m;
+      pairs[2 * j] = (keys[j]! - k) / m;
+      pairs[2 * j + 1] = k;
+    }
   }
-  return pairs;
+  for (let j = 0; j < n; j++) pairs[2 * j + 1] = pairs[2 * j]! + needles[pairs[2 * j + 1]!]!.length;
 }
 
 function isAscii(s: ByteString): boolean {
@@ -87,38 +128,36 @@ function isAscii(s: ByteString): boolean {
 }
 
 /**
- * Write a str the way CPython's w_object does (marshal version >= 4): ASCII as TYPE_SHORT_ASCII
- * below 256 chars, else TYPE_ASCII; anything else as UTF-8 TYPE_UNICODE. The interned variant
- * and the FLAG_REF bit of the original are kept.
+ * The type byte CPython's w_object (marshal version >= 4) writes for a str: ASCII as
+ * TYPE_SHORT_ASCII below 256 chars, else TYPE_ASCII; anything else as UTF-8 TYPE_UNICODE. The
+ * interned variant and the FLAG_REF bit of the original are kept.
  */
-function writeStr(out: ByteWriter, utf8: ByteString, interned: boolean, flag: number): void {
-  if (isAscii(utf8)) {
-    if (utf8.length < 256) {
-      out.byte((interned ? TYPE_SHORT_ASCII_INTERNED : TYPE_SHORT_ASCII) | flag);
-      out.byte(utf8.length);
-    } else {
-      out.byte((interned ? TYPE_ASCII_INTERNED : TYPE_ASCII) | flag);
-      out.int32(utf8.length);
-    }
-  } else {
-    out.byte((interned ? TYPE_INTERNED : TYPE_UNICODE) | flag);
-    out.int32(utf8.length);
-  }
-  out.byteString(utf8);
+function strType(utf8: ByteString, interned: boolean, flag: number): number {
+  if (!isAscii(utf8)) return (interned ? TYPE_INTERNED : TYPE_UNICODE) | flag;
+  if (utf8.length < 256) return (interned ? TYPE_SHORT_ASCII_INTERNED : TYPE_SHORT_ASCII) | flag;
+  return (interned ? TYPE_ASCII_INTERNED : TYPE_ASCII) | flag;
+}
+
+/** Whether a str type byte has a one-byte length. */
+function isShort(type: number): boolean {
+  const t = type & ~FLAG_REF;
+  return t === TYPE_SHORT_ASCII || t === TYPE_SHORT_ASCII_INTERNED;
 }
 
 /**
  * Walk the marshal stream after the header and splice in rewritten strs. `hits` limits the work
- * to strs that hold a `from`; `force` re-encodes every str (the round-trip check). Returns the
- * new body, or undefined when no str changed (and not forced).
+ * to strs that hold a `from`, and ends the walk after the last of them; without it the whole
+ * stream is walked. `force` re-encodes every str (the round-trip check). Returns the new pyc, or
+ * undefined when no str changed (and not forced).
  */
 function rewriteBody(
   bytes: Buffer,
   header: PycHeader,
   prepared: Prepared,
-  hits: Int32Array | undefined,
+  hits: Hits | undefined,
   force: boolean,
   headerOut: Buffer | undefined,
+  alloc: (size: number) => Buffer,
 ): Buffer | undefined {
   const start = header.format.headerSize;
   if (start >= bytes.length) throw new RewriteError('corrupt', 'corrupt pyc: no code object');
@@ -126,26 +165,30 @@ function rewriteBody(
   if ((bytes[start]! & ~FLAG_REF) !== TYPE_CODE) {
     throw new RewriteError('corrupt', `corrupt pyc: top-level object is not code`);
   }
-  const out = new ByteWriter(bytes.length + 256);
-  if (headerOut !== undefined) out.span(headerOut, 0, headerOut.length);
-  else out.span(bytes, 0, start);
-  let copied: number = start;
-  let changed = false;
+  // The strs to replace: the span of each old str object, and its new type byte and UTF-8.
+  // They are written once the walk is done, into a buffer of exactly the size needed.
+  const cuts: number[] = [];
+  const types: number[] = [];
+  const values: ByteString[] = [];
+  let size = bytes.length;
+  const pairs = hits?.pairs;
+  const nHits = hits === undefined ? 0 : 2 * hits.count;
   let h = 0;
-  const nHits = hits === undefined ? 0 : hits.length;
 
-  const visit = (at: number, code: number, dataStart: number, dataEnd: number): void => {
-    if (!force) {
+  const visit = (at: number, code: number, dataStart: number, dataEnd: number): boolean => {
+    if (pairs !== undefined) {
       // Strs come in stream order: skip hits before this one, then look for one inside it.
-      while (h < nHits && hits![h]! < dataStart) h += 2;
+      while (h < nHits && pairs[h]! < dataStart) h += 2;
+      // Every hit lies behind: stop the walk and copy the rest as it is (see below).
+      if (h === nHits) return true;
       let inside = false;
-      for (let j = h; j < nHits && hits![j]! < dataEnd; j += 2) {
-        if (hits![j + 1]! <= dataEnd) {
+      for (let j = h; j < nHits && pairs[j]! < dataEnd; j += 2) {
+        if (pairs[j + 1]! <= dataEnd) {
           inside = true;
           break;
         }
       }
-      if (!inside) return;
+      if (!inside) return false;
     }
     const type = code & ~FLAG_REF;
     let value: ByteString = bytes.toString('latin1', dataStart, dataEnd);
@@ -161,42 +204,84 @@ function rewriteBody(
     if (asciiKind && !isAscii(value)) value = Buffer.from(value, 'utf8').toString('latin1');
     let replaced = replacePaths(value, prepared.mappings);
     if (replaced === value) replaced = undefined; // a mapping onto itself changes nothing
-    if (replaced === undefined && !force) return;
+    if (replaced === undefined && !force) return false;
     const interned =
       type === TYPE_ASCII_INTERNED || type === TYPE_SHORT_ASCII_INTERNED || type === TYPE_INTERNED;
-    out.span(bytes, copied, at);
-    writeStr(out, replaced ?? value, interned, code & FLAG_REF);
-    copied = dataEnd;
-    if (replaced !== undefined) changed = true;
+    const next = replaced ?? value;
+    const newType = strType(next, interned, code & FLAG_REF);
+    cuts.push(at, dataEnd);
+    types.push(newType);
+    values.push(next);
+    size += (isShort(newType) ? 2 : 5) + next.length - (dataEnd - at);
+    return false;
   };
 
+  // Stopping at the first str that starts after the last hit is sound:
+  // - No str from there on can change: a str changes only when a hit lies inside it, and the
+  //   byte search found every occurrence of every `from`.
+  // - The bytes after it mean the same after the splice. marshal has no offsets: containers
+  //   count items, not bytes, and a TYPE_REF names a slot numbered by the FLAG_REF bits before
+  //   it, which every rewritten str keeps.
+  // - The tail is not validated, exactly as a pyc that holds no path is not parsed at all: a
+  //   corrupt tail stays as corrupt as it was, and CPython reads it the same way in both. All
+  //   before it (every changed str included) was checked, so corruption there still throws.
+  //   Bytes after the code object pass too, as marshal.loads ignores them.
   const end = walkMarshal(bytes, start, header.format, visit);
-  if (end !== bytes.length) {
+  if (end !== WALK_STOPPED && end !== bytes.length) {
     throw new RewriteError('corrupt', `corrupt pyc: ${bytes.length - end} bytes after the code`);
   }
-  if (!changed && !force) return undefined;
-  out.span(bytes, copied, bytes.length);
-  return out.finish();
+  if (types.length === 0 && !force) return undefined;
+
+  const out = alloc(size);
+  (headerOut ?? bytes).copy(out, 0, 0, start);
+  let o: number = start;
+  let copied: number = start;
+  for (let k = 0; k < types.length; k++) {
+    const type = types[k]!;
+    const value = values[k]!;
+    o += bytes.copy(out, o, copied, cuts[2 * k]!);
+    out[o++] = type;
+    if (isShort(type)) {
+      out[o++] = value.length;
+    } else {
+      out.writeUInt32LE(value.length, o);
+      o += 4;
+    }
+    o += out.write(value, o, 'latin1');
+    copied = cuts[2 * k + 1]!;
+  }
+  bytes.copy(out, o, copied, bytes.length);
+  return out;
 }
 
 /** Rewrite every marshalled string holding a mapped path; undefined when nothing changed. */
 export function rewritePyc(bytes: Buffer, ctx: PycContext): Buffer | undefined {
   const prepared = prepare(ctx.mappings);
-  // Byte search first: most files of a venv are settled here without parsing. A path is held in
-  // a str as its UTF-8 bytes, which are the bytes searched for.
-  const hits = findHits(bytes, prepared.needles);
-  if (hits === undefined && ctx.newSource === undefined) return undefined;
-  const header = readPycHeader(bytes);
-  const newHeader =
-    ctx.newSource === undefined ? undefined : stampSource(bytes, header, ctx.newSource);
-  if (hits !== undefined) {
-    const body = rewriteBody(bytes, header, prepared, hits, false, newHeader);
-    if (body !== undefined) return body;
+  const alloc = ctx.alloc ?? Buffer.allocUnsafe;
+  const hits = idleHits ?? new Hits();
+  idleHits = undefined;
+  try {
+    // Byte search first: most files of a venv are settled here without parsing. A path is held
+    // in a str as its UTF-8 bytes, which are the bytes searched for.
+    findHits(bytes, prepared.needles, hits);
+    if (hits.count === 0 && ctx.newSource === undefined) return undefined;
+    const header = readPycHeader(bytes);
+    const newHeader =
+      ctx.newSource === undefined ? undefined : stampSource(bytes, header, ctx.newSource);
+    if (hits.count > 0) {
+      const body = rewriteBody(bytes, header, prepared, hits, false, newHeader, alloc);
+      if (body !== undefined) return body;
+    }
+    if (newHeader === undefined) return undefined;
+    const out = alloc(bytes.length);
+    bytes.copy(out, 0);
+    newHeader.copy(out, 0);
+    return out;
+  } finally {
+    // A list a hostile pyc grew to millions of hits is not kept.
+    if (hits.pairs.length > 1 << 16) hits.pairs = new Int32Array(64);
+    idleHits = hits;
   }
-  if (newHeader === undefined) return undefined;
-  const out = Buffer.from(bytes);
-  newHeader.copy(out, 0);
-  return out;
 }
 
 /**
@@ -206,5 +291,5 @@ export function rewritePyc(bytes: Buffer, ctx: PycContext): Buffer | undefined {
  */
 export function roundTripPyc(bytes: Buffer): Buffer {
   const header = readPycHeader(bytes);
-  return rewriteBody(bytes, header, prepare([]), undefined, true, undefined)!;
+  return rewriteBody(bytes, header, prepare([]), undefined, true, undefined, Buffer.allocUnsafe)!;
 }

@@ -8,6 +8,7 @@
  *   undecodable byte 0x80..0xFF becomes U+DC80..U+DCFF. That is what `co_filename` then holds.
  */
 
+import { isUtf8 } from 'node:buffer';
 import type { ByteString } from '../../path-boundary.js';
 
 /**
@@ -40,8 +41,15 @@ function utf8SequenceLength(buf: Uint8Array, i: number, end: number, surrogates:
   return 0;
 }
 
+// From this length on, a str is first checked by Node's native (SIMD) validator.
+const NATIVE_FROM = 32;
+
 /** True when `buf[start, end)` is what marshal accepts for TYPE_UNICODE (surrogatepass UTF-8). */
 export function isMarshalUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  // Strict UTF-8 is surrogatepass UTF-8 without the lone surrogates, so what the native check
+  // accepts is accepted; only what it refuses needs the byte loop. Long non-ASCII strs
+  // (docstrings) are most of what a walk over a pyc reads byte by byte.
+  if (end - start >= NATIVE_FROM && isUtf8(buf.subarray(start, end))) return true;
   let i = start;
   while (i < end) {
     if (buf[i]! < 0x80) {

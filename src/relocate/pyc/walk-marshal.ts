@@ -73,9 +73,18 @@ export interface MarshalFormat {
 
 /**
  * Called for each str object, in stream order: the offset of its type byte, the type byte as
- * written (FLAG_REF included), and the span of its character data.
+ * written (FLAG_REF included), and the span of its character data. Returning true stops the walk
+ * right after this str: walkMarshal then returns WALK_STOPPED, and nothing after it is checked.
  */
-export type StringVisitor = (at: number, code: number, dataStart: number, dataEnd: number) => void;
+export type StringVisitor = (
+  at: number,
+  code: number,
+  dataStart: number,
+  dataEnd: number,
+) => boolean;
+
+/** What walkMarshal returns when the visitor stopped it. */
+export const WALK_STOPPED = -1;
 
 // What reading a value gives: R_NULL for TYPE_NULL, PENDING when a container was opened (step
 // its frame), else a type tag ORed with HASHABLE or UNHASHABLE. The same value goes into the
@@ -84,6 +93,7 @@ const R_NULL = 0;
 const HASHABLE = 1;
 const UNHASHABLE = 2;
 const PENDING = 3;
+const STOPPED = -1; // the visitor asked to stop: unwind without closing any frame
 const TAG_OTHER = 0 << 2;
 const TAG_STR = 1 << 2;
 const TAG_BYTES = 2 << 2;
@@ -134,9 +144,18 @@ function corrupt(what: string, at: number): RewriteError {
   return new RewriteError('corrupt', `corrupt pyc: ${what} at offset ${at}`);
 }
 
+const NO_BYTES = new Uint8Array(0);
+const NO_VISIT: StringVisitor = () => false;
+
+// Past this many slots a grown ref table is dropped after the walk rather than kept for the next.
+const KEEP_REFS = 1 << 16;
+
 class Walk {
-  private pos: number;
-  private readonly end: number;
+  private buf: Uint8Array = NO_BYTES;
+  private pos = 0;
+  private end = 0;
+  private format: MarshalFormat = { codeFields: '', slices: false };
+  private visit: StringVisitor = NO_VISIT;
   // Ref table: per slot, SLOT_PENDING or the value its object gave.
   private refs = new Uint8Array(256);
   private nrefs = 0;
@@ -147,24 +166,33 @@ class Walk {
   private flags = new Uint8Array(32);
   private sp = 0;
 
-  constructor(
-    private readonly buf: Uint8Array,
-    start: number,
-    private readonly format: MarshalFormat,
-    private readonly visit: StringVisitor,
-  ) {
+  /** Walk the object at `buf[start]`; return the offset just past it, or WALK_STOPPED. */
+  walk(buf: Uint8Array, start: number, format: MarshalFormat, visit: StringVisitor): number {
+    this.buf = buf;
     this.pos = start;
     this.end = buf.length;
+    this.format = format;
+    this.visit = visit;
+    this.nrefs = 0;
+    this.sp = 0;
+    return this.run();
   }
 
-  /** Walk one object; return the offset just past it. */
-  run(): number {
+  /** Let go of the input and the visitor (and of a ref table a huge stream grew). */
+  release(): void {
+    this.buf = NO_BYTES;
+    this.visit = NO_VISIT;
+    if (this.refs.length > KEEP_REFS) this.refs = new Uint8Array(256);
+  }
+
+  private run(): number {
     let r = this.readValue();
     for (;;) {
       if (r === PENDING) {
         r = this.step();
         continue;
       }
+      if (r === STOPPED) return WALK_STOPPED;
       if (this.sp === 0) {
         if (r === R_NULL) throw corrupt('NULL object', this.pos - 1);
         return this.pos;
@@ -353,7 +381,7 @@ class Walk {
         const n = this.size(at);
         this.need(n);
         this.pos += n;
-        this.visit(at, code, at + 5, this.pos);
+        if (this.visit(at, code, at + 5, this.pos)) return STOPPED;
         return this.atom(flag, R_STR);
       }
       case TYPE_SHORT_ASCII:
@@ -363,7 +391,7 @@ class Walk {
         this.pos++;
         this.need(n);
         this.pos += n;
-        this.visit(at, code, at + 2, this.pos);
+        if (this.visit(at, code, at + 2, this.pos)) return STOPPED;
         return this.atom(flag, R_STR);
       }
       case TYPE_UNICODE:
@@ -373,7 +401,7 @@ class Walk {
         const start = this.pos;
         this.pos += n;
         if (!isMarshalUtf8(buf, start, this.pos)) throw corrupt('invalid UTF-8 in str', at);
-        this.visit(at, code, start, this.pos);
+        if (this.visit(at, code, start, this.pos)) return STOPPED;
         return this.atom(flag, R_STR);
       }
       case TYPE_SMALL_TUPLE: {
@@ -453,9 +481,15 @@ class Walk {
   }
 }
 
+// Rewriting a venv walks thousands of pycs one after the other: the arrays of the last walk are
+// reused rather than allocated again for each. A walk started from inside a visitor finds none
+// idle and gets its own.
+let idle: Walk | undefined;
+
 /**
  * Walk the marshalled object at `buf[start]`, report each str to `visit`, and return the offset
- * just past it. Throws RewriteError('corrupt') for anything CPython could not read back.
+ * just past it (WALK_STOPPED when the visitor stopped the walk). Throws RewriteError('corrupt')
+ * for anything CPython could not read back in the part walked.
  */
 export function walkMarshal(
   buf: Uint8Array,
@@ -463,5 +497,12 @@ export function walkMarshal(
   format: MarshalFormat,
   visit: StringVisitor,
 ): number {
-  return new Walk(buf, start, format, visit).run();
+  const walk = idle ?? new Walk();
+  idle = undefined;
+  try {
+    return walk.walk(buf, start, format, visit);
+  } finally {
+    walk.release();
+    idle = walk;
+  }
 }

@@ -245,13 +245,17 @@ test.serial(
       const outsideBefore = outsideState(big);
       const label = `trial ${i}`;
 
-      let env: NodeJS.ProcessEnv = {};
-      let plan = '';
+      // Every other trial plans and applies on two threads (a worker hands its edits over as
+      // journal frames, and applies half of the committed journal).
+      const threads = i % 2 === 0 ? '2' : '1';
+      let env: NodeJS.ProcessEnv = { VENV_TOOLS_THREADS: threads };
+      let plan = `${threads} thread(s): `;
       if (how === 'hook') {
-        // A kill at an exact point of apply: after `skip` of the generated files' writes.
-        const skip = Math.floor(rnd() * 1900);
-        env = { VENV_TOOLS_FAULTS: `writeSync:KILL:${to}/share/gen/:${skip}` };
-        plan = `self-kill at the write of generated file ${skip}`;
+        // A kill at an exact point of apply: after `skip` of the generated files' writes (on
+        // two threads, each counts its own).
+        const skip = Math.floor(rnd() * 900);
+        env = { ...env, VENV_TOOLS_FAULTS: `writeSync:KILL:${to}/share/gen/:${skip}` };
+        plan += `self-kill at the write of generated file ${skip}`;
       }
       const started = Date.now();
       const run = startCli(['--update-path', to, to], env);
@@ -266,7 +270,7 @@ test.serial(
         // that they land in the short journal and apply phases.
         const anywhere = rnd() < 0.3;
         const delay = Math.floor(rnd() * (anywhere ? wallMs : windowMs));
-        plan = anywhere ? `kill at ${delay} ms` : `kill ${delay} ms after the journal appears`;
+        plan += anywhere ? `kill at ${delay} ms` : `kill ${delay} ms after the journal appears`;
         const armed = anywhere ? Promise.resolve(true) : journalSeen;
         void armed.then((ok) => {
           if (ok) timer = setTimeout(() => run.child.kill('SIGKILL'), delay);

@@ -121,7 +121,14 @@ test('a fault while applying exits 1 keeping the journal, and the next run finis
       'opening a read-only file to rewrite in place',
     ],
     ['writeSync', 'bin/tool', 'bin/tool', 'writing a script in place'],
-    ['ftruncateSync', 'share/many/f3.txt', 'share/many/f3.txt', 'truncating a file'],
+    // SKIP 1: the search stats it first. Apply stats a file after writing it, to truncate only
+    // one that got shorter (here every file gets longer: the e2e suite truncates).
+    [
+      'fstatSync',
+      'share/many/f3.txt:1',
+      'share/many/f3.txt',
+      'checking the size of a written file',
+    ],
     [
       'writeSync',
       '.shared.txt.venv-tools-tmp',

@@ -70,17 +70,23 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
       // The journal's mode wins over the one found now: a run killed between lending u+w and
       // taking it back left the file writable, and this recovery must not keep that.
       const mode = r.mode === undefined ? restoreMode : r.mode & 0o7777;
+      let now: number | undefined;
       try {
         // Only the tail from `offset` on: the head is the file's own, and no run writes it, so
         // writing again after a crash anywhere in here gives the same file.
         const at = r.offset ?? 0;
+        const end = at + r.data.length;
         writeAll(fd, r.data, at);
-        fs.ftruncateSync(fd, at + r.data.length);
+        // Cut only a file that is longer than its new content (truncating costs more than the
+        // stat that tells).
+        const st = fs.fstatSync(fd);
+        now = st.mode & 0o7777;
+        if (st.size > end) fs.ftruncateSync(fd, end);
         fs.futimesSync(fd, timeArg(r.atimeMs), timeArg(r.mtimeMs));
       } finally {
         // On failure too: the mode goes back even when the journal stays for the next run.
         try {
-          if (mode !== undefined && (fs.fstatSync(fd).mode & 0o7777) !== mode) {
+          if (mode !== undefined && (now ?? fs.fstatSync(fd).mode & 0o7777) !== mode) {
             fs.fchmodSync(fd, mode);
           }
         } finally {

@@ -1,9 +1,16 @@
 import { performance } from 'node:perf_hooks';
 import { errnoOf, VenvToolsError } from '../errors.js';
 import type { FileKind } from '../kinds.js';
-import type { ByteString } from '../path-boundary.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { applyJournal } from './apply-journal.js';
-import { frames, JournalWriter, type JournalHeader, type JournalRecord } from './journal.js';
+import {
+  frames,
+  JOURNAL_NAME,
+  JournalWriter,
+  type CommittedJournal,
+  type JournalHeader,
+  type JournalRecord,
+} from './journal.js';
 import type { EditSink, FileStat } from './plan-relocation.js';
 import { openJournalFile, removeJournal } from './recover-journal.js';
 
@@ -48,6 +55,60 @@ export function writeRecord(
   const head = commonHead(bytes, before);
   if (head < KEEP_HEAD) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
   return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
+}
+
+/** Another thread that applies part of a committed journal (see plan-files.ts). */
+export interface ApplyHelper {
+  /** Start applying the frames in [from, to) of the committed journal. */
+  start(from: number, to: number): void;
+  /** Records it has applied so far. */
+  applied(): number;
+  /** Wait until it is done; throws what it failed with. */
+  wait(): void;
+  /** Tell it to stop after the record it is at, and wait for it. */
+  stop(): void;
+}
+
+/**
+ * Apply the frames in `where` of this venv's committed journal, read back through a 1 MiB
+ * window. The journal was written by this process a moment ago and its checksums were just
+ * made, so they are not checked again (a recovery checks them all first). `stop` is asked
+ * between records.
+ */
+export function applyCommitted(
+  rootAbs: ByteString,
+  where: Pick<CommittedJournal, 'version' | 'bodyStart' | 'bodyEnd'>,
+  onProgress: (done: number) => void,
+  stop: () => boolean = () => false,
+): void {
+  const pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
+  const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
+  const opened = openJournalFile(pathBuf, shown);
+  if (opened === undefined) {
+    throw new VenvToolsError(
+      'JOURNAL',
+      `the journal ${shown} vanished before it was applied; nothing was changed. Run venv-tools again.`,
+      shown,
+    );
+  }
+  function* until(records: Iterable<JournalRecord>): Generator<JournalRecord> {
+    for (const r of records) {
+      if (stop()) return;
+      yield r;
+    }
+  }
+  try {
+    applyJournal(rootAbs, until(frames(opened, where)), onProgress);
+  } catch (err) {
+    if (err instanceof VenvToolsError) throw err;
+    throw new VenvToolsError(
+      'JOURNAL',
+      `cannot read back the journal ${shown}: ${errnoOf(err) ?? (err as Error).message}. The journal is kept: fix the cause, then run venv-tools on this venv again and it finishes the relocation.`,
+      shown,
+    );
+  } finally {
+    opened.close();
+  }
 }
 
 /**
@@ -98,8 +159,15 @@ export class JournalSink implements EditSink {
     this.timings.journal += performance.now() - t;
   }
 
-  /** Commit the journal, apply it record by record, and remove it. */
-  commitAndApply(onProgress?: (phase: string, done: number, total: number) => void): void {
+  /**
+   * Commit the journal, apply it record by record, and remove it. With a helper (the planning
+   * worker, still running), the records are split in two halves at a frame boundary and the
+   * helper applies the second half on its thread meanwhile.
+   */
+  commitAndApply(
+    onProgress?: (phase: string, done: number, total: number) => void,
+    helper?: ApplyHelper,
+  ): void {
     const w = this.writer;
     if (w === undefined) return;
     let t = performance.now();
@@ -107,30 +175,17 @@ export class JournalSink implements EditSink {
     this.committed = true;
     this.timings.journal += performance.now() - t;
     t = performance.now();
-    const opened = openJournalFile(w.pathBuf, w.shown);
-    if (opened === undefined) {
-      throw new VenvToolsError(
-        'JOURNAL',
-        `the journal ${w.shown} vanished before it was applied; nothing was changed. Run venv-tools again.`,
-        w.shown,
-      );
-    }
+    const split = helper !== undefined && w.count >= 64 ? w.middle() : where.bodyEnd;
+    if (helper !== undefined && split < where.bodyEnd) helper.start(split, where.bodyEnd);
     try {
-      // The journal was written by this process a moment ago: its checksums were just made, so
-      // it is read back without checking them again (a recovery checks them all first).
-      applyJournal(this.rootAbs, frames(opened, where), (done) =>
-        onProgress?.('apply', done, w.count),
+      applyCommitted(this.rootAbs, { ...where, bodyEnd: split }, (done) =>
+        onProgress?.('apply', done + (helper?.applied() ?? 0), w.count),
       );
     } catch (err) {
-      if (err instanceof VenvToolsError) throw err;
-      throw new VenvToolsError(
-        'JOURNAL',
-        `cannot read back the journal ${w.shown}: ${errnoOf(err) ?? (err as Error).message}. The journal is kept: fix the cause, then run venv-tools on this venv again and it finishes the relocation.`,
-        w.shown,
-      );
-    } finally {
-      opened.close();
+      helper?.stop();
+      throw err;
     }
+    helper?.wait();
     removeJournal(w.pathBuf, w.shown, 'every file is already written');
     this.timings.apply += performance.now() - t;
   }

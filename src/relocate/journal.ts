@@ -217,6 +217,8 @@ export class JournalWriter {
   private used = 0;
   private body = 0;
   private bodyStart = 0;
+  /** Where each append began: offset, records before it (pairs). */
+  private readonly cuts: number[] = [];
   private footCrc = 0;
   private readonly crcBytes = Buffer.allocUnsafe(4);
   /** Records appended so far. */
@@ -254,6 +256,7 @@ export class JournalWriter {
   /** Append one record. */
   append(record: JournalRecord): void {
     this.guard(() => {
+      this.cuts.push(this.body, this.count);
       const r = withMode(this.rootAbs, record);
       const size = frameSize(r);
       const data = r.op === 'write' || r.op === 'replace' ? r.data : undefined;
@@ -281,11 +284,25 @@ export class JournalWriter {
   /** Append frames another thread encoded (a FrameBatch's bytes and each frame's crc). */
   appendFrames(frames: Buffer, crcs: ArrayLike<number>): void {
     this.guard(() => {
+      this.cuts.push(this.body, this.count);
       this.flush();
       this.writeOut(frames);
       this.body += frames.length;
       for (let i = 0; i < crcs.length; i++) this.addCrc(crcs[i] as number);
     });
+  }
+
+  /**
+   * The offset of a frame boundary that splits the records about in half (by count), to apply
+   * the two halves on two threads.
+   */
+  middle(): number {
+    let best = 0;
+    for (let i = 2; i < this.cuts.length; i += 2) {
+      const d = Math.abs((this.cuts[i + 1] as number) - this.count / 2);
+      if (d < Math.abs((this.cuts[best + 1] as number) - this.count / 2)) best = i;
+    }
+    return this.cuts[best] ?? this.bodyStart;
   }
 
   private addCrc(crc: number): void {

@@ -7,18 +7,13 @@ import {
 } from 'node:worker_threads';
 import { fs } from '../fs.js';
 import { VenvToolsError } from '../errors.js';
-import { fromBytes, type ByteString, type Mapping } from '../path-boundary.js';
+import { fromBytes, toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
-import { absPath, type TreeEntry } from '../scan/walk-tree.js';
-import type { EditSummary } from './journal-sink.js';
-import {
-  Planner,
-  type BinaryHit,
-  type EditSink,
-  type FileStat,
-  type Warning,
-} from './plan-relocation.js';
+import { absPath, walkEach } from '../scan/walk-tree.js';
+import type { ApplyHelper, EditSummary } from './journal-sink.js';
+import { PathList, PathListBuilder } from './path-list.js';
+import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-relocation.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = 4000;
@@ -35,9 +30,16 @@ export const CTRL = {
   go: 3,
   /** Set by the worker when it stops, for whatever reason. */
   exited: 4,
+  /** Records the worker has applied. */
+  applied: 5,
+  /** Frame batches the worker has posted that the main thread has not written yet. */
+  inFlight: 6,
 } as const;
+/** The worker waits while this many of its batches (1 MiB each) wait to be written. */
+export const MAX_IN_FLIGHT = 4;
 export const GO_PYCS = 1;
 export const ABORT = 2;
+export const GO_APPLY = 3;
 
 /** What the worker thread is started with (structured-cloneable). */
 export interface WorkerInit {
@@ -47,8 +49,8 @@ export interface WorkerInit {
   readonly mappings: ReadonlyArray<{ from: ByteString; to: ByteString }>;
   readonly along: { index: number; root2: Mapping; old: ByteString } | undefined;
   readonly needles: readonly ByteString[];
-  readonly others: readonly ByteString[];
-  readonly pycs: readonly ByteString[];
+  readonly others: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
+  readonly pycs: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
   readonly hashWanted: readonly ByteString[];
   readonly ctrl: SharedArrayBuffer;
   readonly port: MessagePort;
@@ -58,6 +60,7 @@ export interface WorkerInit {
 export type WorkerMessage =
   | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: EditSummary[] }
   | { t: 'sources'; sources: Array<[ByteString, Uint8Array]> }
+  | { t: 'applied' }
   | {
       t: 'done';
       findings: ReturnType<Planner['findings']>;
@@ -80,7 +83,6 @@ export interface PlanFilesInput {
   /** Where the moved-along condition keeps its answers (a worker's are merged in). */
   readonly counterparts: Map<ByteString, boolean>;
   readonly needles: readonly Buffer[];
-  readonly entries: readonly TreeEntry[];
   readonly sink: EditSink;
   /** Takes the frames a worker thread encoded; without it, everything is planned here. */
   readonly frames?: (bytes: Buffer, crcs: number[], changes: EditSummary[]) => void;
@@ -93,15 +95,30 @@ export interface PlanFilesResult {
   readonly warnings: Warning[];
   readonly largeBinaries: LargeBinary[];
   readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
-  /** Time spent reading and searching, and planning, summed over the threads. */
+  /** Time spent walking; reading and searching, and planning, summed over the threads. */
+  readonly tWalk: number;
   readonly tRead: number;
   readonly tPlan: number;
   readonly threads: number;
+  /**
+   * The worker, kept to apply half of the journal on its thread; the caller must `close` it
+   * (after applying, or when there is nothing to apply).
+   */
+  readonly helper: (ApplyHelper & { close(): void }) | undefined;
+}
+
+/** True when a regular file is at `rel` (asked only of a pyc's source when the pyc is unusable). */
+export function isRegularFile(root: ByteString, rel: ByteString): boolean {
+  try {
+    return fs.lstatSync(toBytes(`${root}/${rel}`)).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Claim files from a shared counter one at a time and hand each to `step`. */
 export function claimEach(
-  list: readonly ByteString[],
+  list: PathList,
   ctrl: Int32Array,
   slot: number,
   step: (rel: ByteString) => void,
@@ -111,8 +128,8 @@ export function claimEach(
     if (Atomics.load(ctrl, CTRL.go) === ABORT) return;
     const i = Atomics.add(ctrl, slot, 1);
     if (i >= list.length) return;
-    step(list[i] as ByteString);
-    if (between !== undefined && (n & 15) === 0) between();
+    step(list.get(i));
+    if (between !== undefined && (n & 3) === 0) between();
   }
 }
 
@@ -146,39 +163,48 @@ export class PhaseClock {
  * passes (the pycs need every new .py source) and at the end.
  */
 export function planFiles(input: PlanFilesInput): PlanFilesResult {
-  const { root, entries } = input;
+  const { root } = input;
+  const t0 = performance.now();
   const records: ByteString[] = [];
-  const pycs: ByteString[] = [];
-  const others: ByteString[] = [];
   const symlinks: ByteString[] = [];
-  const files: ByteString[] = [];
+  let others: PathList;
+  let pycs: PathList;
   let dirs = 0;
-  for (const e of entries) {
-    if (e.type === 'file') {
-      files.push(e.rel);
-      if (e.rel.endsWith('.dist-info/RECORD')) records.push(e.rel);
-      else if (e.rel.endsWith('.pyc') || e.rel.endsWith('.pyo')) pycs.push(e.rel);
-      else others.push(e.rel);
-    } else if (e.type === 'dir') dirs++;
-    else if (e.type === 'symlink') symlinks.push(e.rel);
+  let files = 0;
+  {
+    // Packed as they are listed: no array of every entry is ever held.
+    const pycRels = new PathListBuilder();
+    const otherRels = new PathListBuilder();
+    walkEach(root, (rel, type) => {
+      if (type === 'file') {
+        files++;
+        if (rel.endsWith('.dist-info/RECORD')) records.push(rel);
+        else if (rel.endsWith('.pyc') || rel.endsWith('.pyo')) pycRels.add(rel);
+        else otherRels.add(rel);
+      } else if (type === 'dir') dirs++;
+      else if (type === 'symlink') symlinks.push(rel);
+    });
+    others = otherRels.finish();
+    pycs = pycRels.finish();
   }
-  const fileSet = new Set(files);
-  const planner = new Planner(input.layout, input.mappings, (rel) => fileSet.has(rel), input.sink);
+  const tWalk = performance.now() - t0;
+  const planner = new Planner(
+    input.layout,
+    input.mappings,
+    (rel) => isRegularFile(root, rel),
+    input.sink,
+  );
   const searcher = new FileSearcher(root, input.needles);
   const clock = new PhaseClock();
-  const recordBytes = new Map<ByteString, { bytes: Buffer; stat: FileStat }>();
   for (const rel of records) {
     const r = clock.read(() => searcher.read(rel, true));
-    if (r === undefined) continue;
-    const kept = { bytes: Buffer.from(r.bytes), stat: r.stat };
-    recordBytes.set(rel, kept);
-    clock.plan(() => planner.noteRecord(rel, kept.bytes));
+    if (r !== undefined) clock.plan(() => planner.noteRecord(rel, r.bytes));
   }
 
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * 8));
   const worker =
     input.frames !== undefined &&
-    (input.threads === 'auto' ? files.length >= THREAD_MIN_FILES : input.threads > 1)
+    (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
       ? startWorker(input, { others, pycs, ctrl, hashWanted: planner.wantedHashes() })
       : undefined;
   let tRead = 0;
@@ -225,14 +251,16 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       tPlan += done.tPlan;
     }
   } catch (err) {
-    worker?.abort();
-    throw err;
-  } finally {
     worker?.close();
+    throw err;
   }
 
+  // RECORDs again, last (small: read again rather than kept).
+  for (const rel of records) {
+    const r = clock.read(() => searcher.readAgain(rel));
+    if (r !== undefined) clock.plan(() => planner.record(rel, r.bytes, r.stat));
+  }
   clock.plan(() => {
-    for (const [rel, r] of recordBytes) planner.record(rel, r.bytes, r.stat);
     for (const rel of symlinks) {
       let before: ByteString;
       try {
@@ -257,26 +285,28 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       symlinks: symlinks.length,
       dirs,
     },
+    tWalk,
     tRead: clock.tRead + tRead,
     tPlan: clock.tPlan + tPlan,
     threads: worker === undefined ? 1 : 2,
+    helper: worker,
   };
 }
 
-interface WorkerHandle {
+interface WorkerHandle extends ApplyHelper {
   /** Handle every message the worker has posted so far. */
   drain(): void;
   /** Wait for the worker's message of type `t`, handling the others meanwhile. */
-  waitFor<T extends 'sources' | 'done'>(t: T): Extract<WorkerMessage, { t: T }>;
+  waitFor<T extends 'sources' | 'done' | 'applied'>(t: T): Extract<WorkerMessage, { t: T }>;
   /** Send the new .py sources and start the pyc pass. */
   startPycs(sources: Array<[ByteString, Buffer]>): void;
-  abort(): void;
+  /** Stop the worker wherever it is, and let it go. */
   close(): void;
 }
 
 function startWorker(
   input: PlanFilesInput,
-  lists: Pick<WorkerInit, 'others' | 'pycs' | 'hashWanted'> & { ctrl: Int32Array },
+  lists: { others: PathList; pycs: PathList; hashWanted: ByteString[]; ctrl: Int32Array },
 ): WorkerHandle {
   const { port1, port2 } = new MessageChannel();
   const init: WorkerInit = {
@@ -285,8 +315,8 @@ function startWorker(
     mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
     along: input.along,
     needles: input.needles.map(fromBytes),
-    others: lists.others,
-    pycs: lists.pycs,
+    others: { bytes: lists.others.bytes, ends: lists.others.ends },
+    pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends },
     hashWanted: lists.hashWanted,
     ctrl: lists.ctrl.buffer as SharedArrayBuffer,
     port: port2,
@@ -301,10 +331,12 @@ function startWorker(
   worker.unref();
   const ctrl = lists.ctrl;
   const got = new Map<string, WorkerMessage>();
-  const handle = (m: WorkerMessage) => {
+  const onMessage = (m: WorkerMessage) => {
     if (m.t === 'frames') {
       const b = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
       (input.frames as NonNullable<PlanFilesInput['frames']>)(b, m.crcs, m.changes);
+      Atomics.sub(ctrl, CTRL.inFlight, 1);
+      Atomics.notify(ctrl, CTRL.inFlight);
     } else if (m.t === 'error') {
       throw m.code === undefined
         ? Object.assign(new Error(`in the planning thread: ${m.message}`), { stack: m.stack })
@@ -315,10 +347,10 @@ function startWorker(
   };
   const drain = () => {
     for (let r = receiveMessageOnPort(port1); r !== undefined; r = receiveMessageOnPort(port1)) {
-      handle(r.message as WorkerMessage);
+      onMessage(r.message as WorkerMessage);
     }
   };
-  return {
+  const handle: WorkerHandle = {
     drain,
     waitFor(t) {
       for (;;) {
@@ -339,13 +371,30 @@ function startWorker(
       Atomics.store(ctrl, CTRL.go, GO_PYCS);
       Atomics.notify(ctrl, CTRL.go);
     },
-    abort() {
+    start(from, to) {
+      port1.postMessage({ t: 'apply', from, to });
+      Atomics.store(ctrl, CTRL.go, GO_APPLY);
+      Atomics.notify(ctrl, CTRL.go);
+    },
+    applied: () => Atomics.load(ctrl, CTRL.applied),
+    wait() {
+      handle.waitFor('applied');
+    },
+    stop() {
       Atomics.store(ctrl, CTRL.go, ABORT);
       Atomics.notify(ctrl, CTRL.go);
-      void worker.terminate();
+      // It stops between two records; a write it is in the middle of finishes first.
+      while (Atomics.load(ctrl, CTRL.exited) !== 1) {
+        Atomics.wait(ctrl, CTRL.exited, 0, 1000);
+      }
     },
     close() {
+      if (Atomics.load(ctrl, CTRL.exited) !== 1) {
+        Atomics.store(ctrl, CTRL.go, ABORT);
+        Atomics.notify(ctrl, CTRL.go);
+      }
       port1.close();
     },
   };
+  return handle;
 }

@@ -179,10 +179,15 @@ export class Planner {
   private readonly warnings: Warning[] = [];
   /** New contents of the .py files this run rewrites, for their pycs' headers. */
   private readonly newSources = new Map<ByteString, Buffer>();
-  /** Files some RECORD lists with a hash: their new hash and size, once rewritten. */
+  /** Pycs some RECORD lists with a hash; their new hash and size (and every other file's). */
   private readonly hashWanted = new Set<ByteString>();
   private readonly updates = new Map<ByteString, RecordUpdate>();
   private readonly newRoot: ByteString;
+  private out = Buffer.allocUnsafe(1 << 16);
+  private readonly scratch = (size: number): Buffer => {
+    if (size > this.out.length) this.out = Buffer.allocUnsafe(Math.max(size, this.out.length * 2));
+    return this.out.subarray(0, size);
+  };
 
   constructor(
     private readonly layout: Layout,
@@ -195,9 +200,14 @@ export class Planner {
     this.newRoot = (mappings[0] as Mapping).to;
   }
 
-  /** A RECORD, before any other file: which of the files it lists carry a hash. */
+  /**
+   * A RECORD, before any other file: which pycs it lists with a hash (pip lists them without;
+   * a wheel that ships pycs lists them with). Every other file a run rewrites gets its new hash
+   * anyway: they are few, and a set of every hashed row would grow with the venv.
+   */
   noteRecord(rel: ByteString, bytes: Buffer): void {
     for (const listed of listedWithHash(bytes)) {
+      if (!isPyc(listed)) continue;
       // As rewriteRecord asks about it: an absolute path after it moves.
       const moved = listed.startsWith('/') ? replacePaths(listed, this.mappings) : undefined;
       const target = recordTarget(rel, moved ?? listed, this.newRoot);
@@ -241,8 +251,13 @@ export class Planner {
     const newSource = this.newSources.get(source);
     const { mappings } = this;
     let out: Buffer | undefined;
+    // Into one reused buffer: the sink is done with each result before the next pyc.
+    const alloc = this.scratch;
     try {
-      out = rewritePyc(bytes, newSource === undefined ? { mappings } : { mappings, newSource });
+      out = rewritePyc(
+        bytes,
+        newSource === undefined ? { mappings, alloc } : { mappings, newSource, alloc },
+      );
     } catch (err) {
       if (!(err instanceof RewriteError)) throw err;
       if (this.isFile(source)) {
@@ -351,7 +366,7 @@ export class Planner {
   }
 
   private wrote(rel: ByteString, kind: FileKind, out: Buffer, before: Buffer, stat: FileStat) {
-    if (this.hashWanted.has(rel)) this.updates.set(rel, recordUpdateOf(out));
+    if (!isPyc(rel) || this.hashWanted.has(rel)) this.updates.set(rel, recordUpdateOf(out));
     this.sink.write(rel, kind, out, before, stat);
   }
 }

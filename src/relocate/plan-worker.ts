@@ -10,13 +10,17 @@ import { installFaultsFromEnv } from '../fs-faults.js';
 import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { FrameBatch, type JournalRecord } from './journal.js';
-import { writeRecord, type EditSummary } from './journal-sink.js';
+import { applyCommitted, writeRecord, type EditSummary } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
+import { PathList } from './path-list.js';
 import {
   ABORT,
   claimEach,
   CTRL,
+  GO_APPLY,
   GO_PYCS,
+  isRegularFile,
+  MAX_IN_FLIGHT,
   PhaseClock,
   type WorkerInit,
   type WorkerMessage,
@@ -42,14 +46,6 @@ function exists(p: ByteString): boolean {
   }
 }
 
-function isRegularFile(rel: ByteString): boolean {
-  try {
-    return fs.lstatSync(toBytes(`${init.root}/${rel}`)).isFile();
-  } catch {
-    return false;
-  }
-}
-
 function run(): void {
   installFaultsFromEnv(process.env);
   const counterparts = new Map<ByteString, boolean>();
@@ -61,6 +57,13 @@ function run(): void {
   const batch = new FrameBatch();
   let changes: EditSummary[] = [];
   const hand = (full: { bytes: Buffer; crcs: number[] }) => {
+    // Bounded memory: wait while the main thread has MAX_IN_FLIGHT batches still to write.
+    for (;;) {
+      const n = Atomics.load(ctrl, CTRL.inFlight);
+      if (n < MAX_IN_FLIGHT || Atomics.load(ctrl, CTRL.go) === ABORT) break;
+      Atomics.wait(ctrl, CTRL.inFlight, n, 1000);
+    }
+    Atomics.add(ctrl, CTRL.inFlight, 1);
     post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes }, [
       full.bytes.buffer as ArrayBuffer,
     ]);
@@ -83,12 +86,12 @@ function run(): void {
   };
   // Whether a pyc's source exists is asked only of a pyc that cannot be rewritten: rare enough
   // to ask the disk rather than hold every file's name on this thread too.
-  const planner = new Planner(init.layout, mappings, isRegularFile, sink);
+  const planner = new Planner(init.layout, mappings, (rel) => isRegularFile(init.root, rel), sink);
   planner.wantHashes(init.hashWanted);
   const searcher = new FileSearcher(init.root, init.needles.map(toBytes));
   const clock = new PhaseClock();
 
-  claimEach(init.others, ctrl, CTRL.claimOthers, (rel) => {
+  claimEach(new PathList(init.others.bytes, init.others.ends), ctrl, CTRL.claimOthers, (rel) => {
     const r = clock.read(() => searcher.read(rel));
     if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
   });
@@ -100,7 +103,7 @@ function run(): void {
   const go = receiveMessageOnPort(port)?.message as Extract<WorkerMessage, { t: 'sources' }>;
   planner.addSources(go.sources);
 
-  claimEach(init.pycs, ctrl, CTRL.claimPycs, (rel) => {
+  claimEach(new PathList(init.pycs.bytes, init.pycs.ends), ctrl, CTRL.claimPycs, (rel) => {
     const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
     if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
   });
@@ -115,6 +118,18 @@ function run(): void {
     tRead: clock.tRead,
     tPlan: clock.tPlan,
   });
+
+  // Then, once the journal is committed, apply the half of it the main thread hands over.
+  while (Atomics.load(ctrl, CTRL.go) === GO_PYCS) Atomics.wait(ctrl, CTRL.go, GO_PYCS, 1000);
+  if (Atomics.load(ctrl, CTRL.go) !== GO_APPLY) return;
+  const part = receiveMessageOnPort(port)?.message as { from: number; to: number };
+  applyCommitted(
+    init.root,
+    { version: 2, bodyStart: part.from, bodyEnd: part.to },
+    (done) => Atomics.store(ctrl, CTRL.applied, done),
+    () => Atomics.load(ctrl, CTRL.go) === ABORT,
+  );
+  post({ t: 'applied' });
 }
 
 try {

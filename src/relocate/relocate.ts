@@ -16,7 +16,6 @@ import {
 import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js';
 import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
-import { walkTree } from '../scan/walk-tree.js';
 import { JOURNAL_NAME } from './journal.js';
 import { JournalSink, type EditSummary } from './journal-sink.js';
 import { planFiles } from './plan-files.js';
@@ -239,9 +238,6 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     // rewritten files need a new hash), then every other file, then the pycs (after the .py
     // files they may follow), then the RECORDs again. A real run appends each edit to the
     // journal as it is made, so no run holds more than one file's old and new content.
-    const t = performance.now();
-    const entries = walkTree(root);
-    timings.walk = performance.now() - t;
     // One needle per mapping, minus those holding another (a file holding the longer one holds
     // the shorter): the search reads every byte of the venv once per needle.
     const heads = [
@@ -258,6 +254,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       command: 'relocate',
     };
     const sink = opts.dryRun ? collectEdits() : new JournalSink(root, header, timings);
+    let helper: { close(): void } | undefined;
     try {
       const alongIndex = mappings.findIndex((m) => m.accept !== undefined);
       const planned = planFiles({
@@ -268,13 +265,14 @@ export function relocate(opts: RelocateOptions): RelocationResult {
           alongIndex === -1 || root2 === undefined ? undefined : { index: alongIndex, root2, old },
         counterparts,
         needles: needleSet.map(toBytes),
-        entries,
         sink,
         ...(sink instanceof JournalSink
           ? { frames: (b: Buffer, c: number[], ch: EditSummary[]) => sink.appendFrames(b, c, ch) }
           : {}),
         threads: opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1),
       });
+      helper = planned.helper;
+      timings.walk = planned.tWalk;
       timings.search = planned.tRead;
       timings.plan = planned.tPlan;
       for (const [rest, ok] of [...counterparts].sort()) {
@@ -304,7 +302,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       if (sink instanceof JournalSink) {
         // Appending to the journal happened inside planning; it is counted as journal time.
         timings.plan = Math.max(0, timings.plan - timings.journal);
-        sink.commitAndApply(opts.onProgress);
+        sink.commitAndApply(opts.onProgress, planned.helper);
         summaries = sink.changes;
       } else {
         const edits = sink.edits();
@@ -338,6 +336,8 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     } catch (err) {
       if (sink instanceof JournalSink) sink.abort();
       throw err;
+    } finally {
+      helper?.close();
     }
     function baseReport(
       status: RelocationReport['status'],

@@ -88,6 +88,18 @@ export class FileSearcher {
     }
   }
 
+  /** Read `rel` whole once more (a file read before), without counting it again. */
+  readAgain(rel: ByteString): FileRead | undefined {
+    const files = this.filesRead;
+    const bytes = this.bytesRead;
+    try {
+      return this.read(rel, true);
+    } finally {
+      this.filesRead = files;
+      this.bytesRead = bytes;
+    }
+  }
+
   private readOpen(fd: number, rel: ByteString, whole: boolean): FileRead | undefined {
     // One read settles most files: a regular file's read comes back short only at its end.
     const n = fs.readSync(fd, this.buf, 0, CHUNK, 0);

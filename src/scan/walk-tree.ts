@@ -37,11 +37,14 @@ export function absPath(rootAbs: ByteString, rel: ByteString): Buffer {
 }
 
 /**
- * List every entry below `rootAbs` (a byte string), depth first, without following symlinks.
- * Names are read as bytes (fast-glob cannot return non-UTF-8 names, which a venv may hold).
+ * Visit every entry below `rootAbs` (a byte string), depth first, without following symlinks,
+ * holding no more than the folders still to list. Names are read as bytes (fast-glob cannot
+ * return non-UTF-8 names, which a venv may hold).
  */
-export function walkTree(rootAbs: ByteString): TreeEntry[] {
-  const out: TreeEntry[] = [];
+export function walkEach(
+  rootAbs: ByteString,
+  visit: (rel: ByteString, type: EntryType) => void,
+): void {
   const stack: ByteString[] = [''];
   while (stack.length > 0) {
     const dirRel = stack.pop() as ByteString;
@@ -64,9 +67,15 @@ export function walkTree(rootAbs: ByteString): TreeEntry[] {
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
       if (dirRel === '' && isOwnFile(name)) continue;
       const type = typeOf(d);
-      out.push({ rel, type });
+      visit(rel, type);
       if (type === 'dir') stack.push(rel);
     }
   }
+}
+
+/** List every entry below `rootAbs` (see walkEach). */
+export function walkTree(rootAbs: ByteString): TreeEntry[] {
+  const out: TreeEntry[] = [];
+  walkEach(rootAbs, (rel, type) => out.push({ rel, type }));
   return out;
 }

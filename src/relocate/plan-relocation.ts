@@ -145,6 +145,36 @@ function failRewrite(rel: ByteString, err: RewriteError): VenvToolsError {
   );
 }
 
+/**
+ * How many mapped paths a binary holds, counted from windows around each occurrence of a `from`:
+ * a binary is never edited, and turning a whole large one into a string would hold megabytes
+ * (Node makes strings over 1 MB external memory) only to count.
+ */
+export function countPathMatches(bytes: Buffer, mappings: readonly Mapping[]): number {
+  const CHUNK = 1 << 16;
+  // Longer than any path a match can span (PATH_MAX), so a match's end and what follows it are
+  // in the window that holds its start.
+  const PAD = 8192;
+  const needles = mappings.filter((m) => m.from !== '').map((m) => Buffer.from(m.from, 'latin1'));
+  let n = 0;
+  for (let next = 0; next < bytes.length;) {
+    let first = -1;
+    for (const needle of needles) {
+      const i = bytes.indexOf(needle, next);
+      if (i !== -1 && (first === -1 || i < first)) first = i;
+    }
+    if (first === -1) break;
+    const from = Math.max(0, first - 1);
+    const window = bytes.toString('latin1', from, Math.min(bytes.length, first + CHUNK + PAD));
+    for (const m of findPathMatches(window, mappings)) {
+      const at = from + m.start;
+      if (at >= first && at < first + CHUNK) n++;
+    }
+    next = first + CHUNK;
+  }
+  return n;
+}
+
 /** RECORD rows are relative to the folder holding the .dist-info (site-packages). */
 function recordTarget(
   recordRel: ByteString,
@@ -224,7 +254,7 @@ export class Planner {
     }
     if (syntax === 'record') return; // by record(), after every other file
     if (syntax === 'binary') {
-      const n = findPathMatches(fromBytes(bytes), this.mappings).length;
+      const n = countPathMatches(bytes, this.mappings);
       if (n > 0) this.binaries.push({ rel, matches: n, format: binaryFormat(bytes) });
       return;
     }

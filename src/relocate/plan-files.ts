@@ -34,7 +34,10 @@ export const CTRL = {
   applied: 5,
   /** Frame batches the worker has posted that the main thread has not written yet. */
   inFlight: 6,
+  /** 1 once the worker began; DROPPED when the main thread gave up on it first. */
+  started: 7,
 } as const;
+export const DROPPED = 2;
 /** The worker waits while this many of its batches (1 MiB each) wait to be written. */
 export const MAX_IN_FLIGHT = 4;
 export const GO_PYCS = 1;
@@ -202,11 +205,17 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   }
 
   const ctrl = new Int32Array(new SharedArrayBuffer(4 * 8));
-  const worker =
+  let worker: WorkerHandle | undefined;
+  if (
     input.frames !== undefined &&
     (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
-      ? startWorker(input, { others, pycs, ctrl, hashWanted: planner.wantedHashes() })
-      : undefined;
+  ) {
+    try {
+      worker = startWorker(input, { others, pycs, ctrl, hashWanted: planner.wantedHashes() });
+    } catch {
+      worker = undefined; // no threads here (a limit, an embedder): this thread does it all
+    }
+  }
   let tRead = 0;
   let tPlan = 0;
   let filesRead = 0;
@@ -225,6 +234,17 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       drain,
     );
     searcher.shrink();
+    // A worker that has not begun by now (slow to boot, or it failed to) is let go: it has
+    // claimed nothing, and this thread did its share. It finds that out if it begins later.
+    // Two threads asked for by name are waited for (a while: a worker that cannot load never
+    // begins), so that they are used even on a small venv.
+    if (worker !== undefined && input.threads !== 'auto') {
+      Atomics.wait(ctrl, CTRL.started, 0, 30_000);
+    }
+    if (worker !== undefined && Atomics.compareExchange(ctrl, CTRL.started, 0, DROPPED) === 0) {
+      worker.close();
+      worker = undefined;
+    }
     if (worker !== undefined) {
       // The pycs need every new .py source, the worker's included; the worker needs ours.
       planner.addSources(worker.waitFor('sources').sources);

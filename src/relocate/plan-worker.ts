@@ -47,6 +47,9 @@ function exists(p: ByteString): boolean {
 }
 
 function run(): void {
+  // Too late: the main thread went on without this worker.
+  if (Atomics.compareExchange(ctrl, CTRL.started, 0, 1) !== 0) return;
+  Atomics.notify(ctrl, CTRL.started);
   installFaultsFromEnv(process.env);
   const counterparts = new Map<ByteString, boolean>();
   const mappings: Mapping[] = init.mappings.map((m, i) =>

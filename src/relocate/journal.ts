@@ -26,6 +26,8 @@ const FOOTER_MAGIC = Buffer.from('\nCOMMITTED\n', 'latin1');
 const FOOTER_SIZE = FOOTER_MAGIC.length + 4 + 8 + 4;
 /** Writes are gathered into one buffer of this size; data this large or larger goes straight out. */
 const WRITE_BATCH = 1 << 20;
+/** The size of a FrameBatch's buffer. */
+export const BATCH_SIZE = WRITE_BATCH;
 const DIRECT = WRITE_BATCH >> 2;
 
 /** One redo record. Paths are relative to the venv root. */
@@ -159,9 +161,18 @@ export function encodeFrame(b: Buffer, at: number, r: JournalRecord): { end: num
  * about 1 MiB and written by JournalWriter.appendFrames.
  */
 export class FrameBatch {
-  private buf = Buffer.allocUnsafe(WRITE_BATCH);
+  private buf: Buffer;
   private used = 0;
   private crcs: number[] = [];
+
+  /**
+   * `nextBuffer` gives the buffer of each batch (BATCH_SIZE bytes): a slot of a ring shared with
+   * the thread that writes them, say, so that no batch allocates. A frame too large for one gets
+   * a buffer of its own.
+   */
+  constructor(private readonly nextBuffer: () => Buffer = () => Buffer.allocUnsafe(BATCH_SIZE)) {
+    this.buf = nextBuffer();
+  }
 
   /** Add a record (with its mode: a batch cannot stat); returns a full batch to hand over. */
   add(r: JournalRecord): { bytes: Buffer; crcs: number[] } | undefined {
@@ -178,7 +189,7 @@ export class FrameBatch {
   /** The frames gathered so far (the buffer is handed over: a new one takes its place). */
   take(): { bytes: Buffer; crcs: number[] } {
     const out = { bytes: this.buf.subarray(0, this.used), crcs: this.crcs };
-    this.buf = Buffer.allocUnsafe(WRITE_BATCH);
+    this.buf = this.nextBuffer();
     this.used = 0;
     this.crcs = [];
     return out;

@@ -11,6 +11,7 @@ import { fromBytes, toBytes, type ByteString, type Mapping } from '../path-bound
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
 import { absPath, walkEach } from '../scan/walk-tree.js';
+import { BATCH_SIZE } from './journal.js';
 import type { ApplyHelper, EditSummary } from './journal-sink.js';
 import { PathList, PathListBuilder } from './path-list.js';
 import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-relocation.js';
@@ -40,6 +41,12 @@ export const CTRL = {
 export const DROPPED = 2;
 /** The worker waits while this many of its batches (1 MiB each) wait to be written. */
 export const MAX_IN_FLIGHT = 4;
+/**
+ * Slots of the shared ring the worker's batches go into. The worker fills the next slot while up
+ * to MAX_IN_FLIGHT posted ones and the one it just took wait, so it never writes into a slot the
+ * main thread may still be reading.
+ */
+export const RING_SLOTS = MAX_IN_FLIGHT + 2;
 export const GO_PYCS = 1;
 export const ABORT = 2;
 export const GO_APPLY = 3;
@@ -56,6 +63,8 @@ export interface WorkerInit {
   readonly pycs: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
   readonly hashWanted: readonly ByteString[];
   readonly ctrl: SharedArrayBuffer;
+  /** RING_SLOTS buffers of BATCH_SIZE bytes the worker encodes its frame batches into. */
+  readonly ring: SharedArrayBuffer;
   readonly port: MessagePort;
 }
 
@@ -339,6 +348,7 @@ function startWorker(
     pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends },
     hashWanted: lists.hashWanted,
     ctrl: lists.ctrl.buffer as SharedArrayBuffer,
+    ring: new SharedArrayBuffer(RING_SLOTS * BATCH_SIZE),
     port: port2,
   };
   const worker = new Worker(new URL('./plan-worker.js', import.meta.url), {

@@ -9,7 +9,7 @@ import { VenvToolsError } from '../errors.js';
 import { installFaultsFromEnv } from '../fs-faults.js';
 import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
-import { FrameBatch, type JournalRecord } from './journal.js';
+import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
 import { applyCommitted, writeRecord, type EditSummary } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
 import { PathList } from './path-list.js';
@@ -22,6 +22,7 @@ import {
   isRegularFile,
   MAX_IN_FLIGHT,
   PhaseClock,
+  RING_SLOTS,
   type WorkerInit,
   type WorkerMessage,
 } from './plan-files.js';
@@ -57,7 +58,14 @@ function run(): void {
       ? movedAlong(init.along.root2, init.along.old, counterparts, exists)
       : m,
   );
-  const batch = new FrameBatch();
+  // Batches go into the ring shared with the main thread: posted as views of shared memory,
+  // neither copied nor allocated.
+  let slot = 0;
+  const batch = new FrameBatch(() => {
+    const b = Buffer.from(init.ring, slot * BATCH_SIZE, BATCH_SIZE);
+    slot = (slot + 1) % RING_SLOTS;
+    return b;
+  });
   let changes: EditSummary[] = [];
   const hand = (full: { bytes: Buffer; crcs: number[] }) => {
     // Bounded memory: wait while the main thread has MAX_IN_FLIGHT batches still to write.
@@ -67,9 +75,12 @@ function run(): void {
       Atomics.wait(ctrl, CTRL.inFlight, n, 1000);
     }
     Atomics.add(ctrl, CTRL.inFlight, 1);
-    post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes }, [
-      full.bytes.buffer as ArrayBuffer,
-    ]);
+    // A view of the ring is shared as it is; a frame too large for a slot has its own buffer.
+    const shared = full.bytes.buffer === init.ring;
+    post(
+      { t: 'frames', bytes: full.bytes, crcs: full.crcs, changes },
+      shared ? [] : [full.bytes.buffer as ArrayBuffer],
+    );
     changes = [];
   };
   const add = (r: JournalRecord, change: EditSummary) => {

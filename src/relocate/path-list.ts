@@ -19,13 +19,6 @@ export class PathList {
     this.length = this.offsets.length;
   }
 
-  /** Pack `rels` (byte strings). */
-  static of(rels: Iterable<ByteString>): PathList {
-    const b = new PathListBuilder();
-    for (const r of rels) b.add(r);
-    return b.finish();
-  }
-
   /** The i-th path. */
   get(i: number): ByteString {
     const start = i === 0 ? 0 : (this.offsets[i - 1] as number);

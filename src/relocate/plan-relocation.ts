@@ -311,11 +311,6 @@ export class Planner {
     this.wrote(rel, 'pyc', out, bytes, stat);
   }
 
-  /** True when a RECORD must be rewritten whatever it holds: it lists a file this run rewrote. */
-  recordFollows(): boolean {
-    return this.updates.size > 0;
-  }
-
   /** A RECORD, after every other file: absolute paths move, rewritten files get their new hash. */
   record(rel: ByteString, bytes: Buffer, stat: FileStat): void {
     let out: Buffer | undefined;

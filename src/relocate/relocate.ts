@@ -234,12 +234,10 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       });
     }
 
-    // Walk, then read each file once and plan it from the read buffer: RECORDs first (which
-    // rewritten files need a new hash), then every other file, then the pycs (after the .py
-    // files they may follow), then the RECORDs again. A real run appends each edit to the
-    // journal as it is made, so no run holds more than one file's old and new content.
-    // One needle per mapping, minus those holding another (a file holding the longer one holds
-    // the shorter): the search reads every byte of the venv once per needle.
+    // Walk, then read each file once and plan it from the read buffer (planFiles). A real run
+    // appends each edit to the journal as it is made, so no run holds more than one file's old
+    // and new content. One needle per mapping, minus those holding another (a file holding the
+    // longer one holds the shorter): the search reads every byte of the venv once per needle.
     const heads = [
       ...new Set(
         [...mappings, ...(root2 ? [root2] : [])].map((m) => fromBytes(safeNeedle(m.from))),
@@ -300,8 +298,8 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       let summaries: Array<{ rel: ByteString; kind: FileKind; op: Edit['op'] }>;
       let dryPlan: Plan | undefined;
       if (sink instanceof JournalSink) {
-        // Appending to the journal happened inside planning; it is counted as journal time.
-        timings.plan = Math.max(0, timings.plan - timings.journal);
+        // This thread appended its own edits to the journal while planning: journal time.
+        timings.plan = Math.max(0, timings.plan - sink.appendMs);
         sink.commitAndApply(opts.onProgress, planned.helper);
         summaries = sink.changes;
       } else {

@@ -133,32 +133,12 @@ function committedV1(rec: Buffer, magic = 'VENV-TOOLS JOURNAL 1\n'): Buffer {
   ]);
 }
 
-/** A committed journal (valid footer and body checksum) whose one record has type `op`. */
+/** A committed journal of format 1 whose one record, for `bin/x`, has type `op`. */
 function committedWithOp(op: number): Buffer {
-  const u32 = (n: number) => {
-    const b = Buffer.alloc(4);
-    b.writeUInt32LE(n);
-    return b;
-  };
-  const headerJson = Buffer.from(JSON.stringify(header));
   const path = Buffer.from('bin/x');
-  const rec = Buffer.concat([Buffer.from([op]), u32(path.length), path]);
-  const body = Buffer.concat([
-    Buffer.from('VENV-TOOLS JOURNAL 1\n', 'latin1'),
-    u32(headerJson.length),
-    headerJson,
-    rec,
-    u32(crc32(rec)),
-  ]);
-  const len = Buffer.alloc(8);
-  len.writeDoubleLE(body.length);
-  return Buffer.concat([
-    body,
-    Buffer.from('\nCOMMITTED\n', 'latin1'),
-    u32(1),
-    len,
-    u32(crc32(body)),
-  ]);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(path.length);
+  return committedV1(Buffer.concat([Buffer.from([op]), len, path]));
 }
 
 test('a committed journal with a record type this version does not know is refused, never discarded', (t) => {

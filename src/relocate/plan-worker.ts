@@ -4,7 +4,6 @@
  * writes to the venv; only the main thread writes the journal and applies it.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { fs } from '../fs.js';
 import { VenvToolsError } from '../errors.js';
 import { installFaultsFromEnv } from '../fs-faults.js';
 import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
@@ -38,15 +37,6 @@ function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   Atomics.notify(ctrl, CTRL.posted);
 }
 
-function exists(p: ByteString): boolean {
-  try {
-    fs.lstatSync(toBytes(p));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function run(): void {
   // Too late: the main thread went on without this worker.
   if (Atomics.compareExchange(ctrl, CTRL.started, 0, 1) !== 0) return;
@@ -55,7 +45,7 @@ function run(): void {
   const counterparts = new Map<ByteString, boolean>();
   const mappings: Mapping[] = init.mappings.map((m, i) =>
     init.along !== undefined && i === init.along.index
-      ? movedAlong(init.along.root2, init.along.old, counterparts, exists)
+      ? movedAlong(init.along.root2, init.along.old, counterparts)
       : m,
   );
   // Batches go into the ring shared with the main thread: posted as views of shared memory,

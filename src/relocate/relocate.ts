@@ -20,7 +20,7 @@ import { JOURNAL_NAME } from './journal.js';
 import { JournalSink, type EditSummary } from './journal-sink.js';
 import { planFiles } from './plan-files.js';
 import { acquireLock } from './lock.js';
-import { movedAlong, movedRoot } from './moved-root.js';
+import { movedAlong, movedRoot, pathExists } from './moved-root.js';
 import { collectEdits, type Edit, type Plan, type Warning } from './plan-relocation.js';
 import { hasJournal, recoverJournal, type Recovery } from './recover-journal.js';
 
@@ -117,15 +117,6 @@ function realOrSelf(p: Buffer): ByteString {
   }
 }
 
-function exists(p: ByteString): boolean {
-  try {
-    fs.lstatSync(toBytes(p));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Resolve PATH, refuse `/`, and finish any interrupted run (the caller may hold the lock). */
 export function resolveVenvRoot(given: string): ByteString {
   const abs = utf8ToBytes(resolvePath(given));
@@ -217,9 +208,9 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const ahead =
       root2 !== undefined &&
       realOrSelf(toBytes(old)) === realOrSelf(toBytes(root)) &&
-      !exists(target);
+      !pathExists(target);
     if (root2 !== undefined && !ahead) {
-      mappings.push(movedAlong(root2, old, counterparts, exists));
+      mappings.push(movedAlong(root2, old, counterparts));
     }
     if (root2 !== undefined && ahead) {
       mappings.push(root2);

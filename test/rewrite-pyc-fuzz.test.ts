@@ -10,6 +10,7 @@ import { utf8ToBytes, type Mapping } from '../src/path-boundary.js';
 import { pycFormat } from '../src/relocate/pyc-magic.js';
 import { rewritePyc } from '../src/relocate/rewrite-pyc.js';
 import { findPythons, type Python } from './helpers/pythons.js';
+import { seeded } from './helpers/reliability-venv.js';
 
 const run = promisify(execFile);
 const PYTHONS = findPythons();
@@ -20,19 +21,6 @@ const SAMPLE = Number(process.env.PYC_FUZZ_SAMPLE ?? 240);
 const PY_ENV: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C.UTF-8', PYTHONIOENCODING: 'utf-8' };
 delete PY_ENV.SOURCE_DATE_EPOCH;
 delete PY_ENV.PYTHONPYCACHEPREFIX;
-
-/** xorshift32: a small seeded generator, so that a seed always gives the same cases. */
-function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
 
 interface Source {
   readonly python: Python;
@@ -197,7 +185,7 @@ function mutate(input: Buffer, rnd: () => number, names: string[]): Buffer {
 }
 
 function makeCases(sources: Source[], old: string, targets: string[]): Case[] {
-  const rnd = random(SEED);
+  const rnd = seeded(SEED);
   const cases: Case[] = [];
   for (let i = 0; i < CASES; i++) {
     const source = sources[Math.floor(rnd() * sources.length)]!;

@@ -20,7 +20,7 @@ import {
 } from '../src/relocate/rewrite-record.js';
 import { rewriteShebang } from '../src/relocate/rewrite-shebang.js';
 import { parseShebang } from '../src/scan/parse-shebang.js';
-import { type Python, findPythons } from './helpers/pythons.js';
+import { type Python, findPythons, ownSitePackages } from './helpers/pythons.js';
 import { cleanEnv, run, runOk } from './helpers/run.js';
 import { freshDir } from './helpers/scratch.js';
 
@@ -652,12 +652,7 @@ function mutated(rnd: () => number, seed: ByteString): ByteString {
 function realRecords(): ByteString[] {
   const out: ByteString[] = [];
   for (const py of findPythons()) {
-    const site = path.join(
-      path.dirname(path.dirname(fs.realpathSync(py.exe))),
-      'lib',
-      `python${py.version}`,
-      'site-packages',
-    );
+    const site = ownSitePackages(py);
     let names: string[] = [];
     try {
       names = fs.readdirSync(site);

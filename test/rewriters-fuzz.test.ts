@@ -12,7 +12,7 @@ import { rewritePyc } from '../src/relocate/rewrite-pyc.js';
 import { rewritePythonSource } from '../src/relocate/rewrite-python-source.js';
 import { recordHash, rewriteRecord } from '../src/relocate/rewrite-record.js';
 import { rewriteShebang } from '../src/relocate/rewrite-shebang.js';
-import { findPythons } from './helpers/pythons.js';
+import { findPythons, ownSitePackages } from './helpers/pythons.js';
 import { seeded } from './helpers/reliability-venv.js';
 import { freshDir } from './helpers/scratch.js';
 
@@ -198,12 +198,7 @@ function pthSeeds(): Seed[] {
 function recordSeeds(): Seed[] {
   const out: string[] = [];
   for (const p of PYTHONS) {
-    const site = path.join(
-      path.dirname(path.dirname(fs.realpathSync(p.exe))),
-      'lib',
-      `python${p.version}`,
-      'site-packages',
-    );
+    const site = ownSitePackages(p);
     let names: string[] = [];
     try {
       names = fs.readdirSync(site);

@@ -6,7 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /** One interpreter. */
 export interface Python {
@@ -77,4 +77,9 @@ export function findPythons(): Python[] {
   });
   found = pythons;
   return pythons;
+}
+
+/** The site-packages of an interpreter's own installation (pip's, setuptools' RECORDs live there). */
+export function ownSitePackages(p: Pick<Python, 'exe' | 'version'>): string {
+  return join(dirname(dirname(realpathSync(p.exe))), 'lib', `python${p.version}`, 'site-packages');
 }

@@ -17,6 +17,9 @@ import {
   type Paint,
 } from '../src/format-report.js';
 import type { Progress } from '../src/progress.js';
+import { trace } from '../src/trace.js';
+
+trace('cli loaded');
 
 // Startup is most of a deploy's `--update-path` run when the venv is already up to date, so
 // every module that only some commands need is imported by those commands, when they run:
@@ -299,3 +302,4 @@ if (process.env.VENV_TOOLS_FAULTS !== undefined) {
   installFaultsFromEnv();
 }
 process.exitCode = await main(process.argv.slice(2));
+process.on('exit', () => trace('exit'));

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BASIC } from './fixtures/venvs/recipes.js';
@@ -27,8 +28,13 @@ interface Run {
   };
 }
 
-async function relocateCopy(app: string, threads: 1 | 2): Promise<Run> {
+async function relocateCopy(
+  app: string,
+  threads: 1 | 2,
+  prepare: (venv: BuiltVenv) => void = () => undefined,
+): Promise<Run> {
   const venv = await copyVenv(BASIC, python, { appDir: app });
+  prepare(venv);
   const r = cli(['relocate', venv.dir, '--to', venv.dir, '--json'], {
     env: { VENV_TOOLS_THREADS: String(threads) },
   });
@@ -94,4 +100,62 @@ test('a file the planner cannot rewrite fails the run on either thread; nothing 
     t.deepEqual(treeDiff(before, treeState(app), { mtimes: true }), [], `${threads} thread(s)`);
     t.false(fs.existsSync(path.join(venv.dir, '.venv-tools.journal')), `${threads} thread(s)`);
   }
+});
+
+/** A RECORD row's hash and size of a file: `sha256=<urlsafe base64, unpadded>,<size>`. */
+function recordHash(file: string): string {
+  const bytes = fs.readFileSync(file);
+  return `sha256=${createHash('sha256').update(bytes).digest('base64url')},${bytes.length}`;
+}
+
+// A wheel may ship its pycs and list them in RECORD with a hash (pip lists the ones it compiles
+// without). Such a RECORD is rewritten after the pycs; every other RECORD is rewritten as soon as
+// the other files are planned, while the pycs are. Both kinds, on one thread and on two.
+test('a RECORD that lists pycs with a hash gets their new hashes, on one thread and on two', async (t) => {
+  const top = freshDir('threads-hashed-pycs');
+  const app = path.join(top, 'srv', 'app');
+  let listed: string[] = [];
+  let record = '';
+  const prepare = (venv: BuiltVenv) => {
+    const site = path.join(venv.dir, 'lib', `python${python.version}`, 'site-packages');
+    const dist = fs.readdirSync(site).find((n) => n.startsWith('pip-') && n.endsWith('.dist-info'));
+    t.truthy(dist, 'pip is installed');
+    record = path.join(site, dist!, 'RECORD');
+    const rows = fs.readFileSync(record, 'utf8').split(/\r?\n/);
+    // Its pycs with their hash, as a wheel that ships pycs lists them (a few hundred rows).
+    listed = [];
+    const withHash = rows.map((row) => {
+      const rel = row.split(',')[0] ?? '';
+      if (!rel.endsWith('.pyc') || !row.endsWith(',,')) return row;
+      listed.push(rel);
+      return `${rel},${recordHash(path.join(site, rel))}`;
+    });
+    const { atime, mtime } = fs.statSync(record);
+    fs.writeFileSync(record, withHash.join('\r\n'));
+    fs.utimesSync(record, atime, mtime); // alike in both copies
+  };
+  const rows = (file: string) =>
+    new Map(
+      fs
+        .readFileSync(file, 'utf8')
+        .split(/\r?\n/)
+        .map((row) => [row.split(',')[0] ?? '', row.slice(row.indexOf(',') + 1)]),
+    );
+  const one = await relocateCopy(app, 1, prepare);
+  t.is(one.status, 0, one.stderr);
+  t.true(listed.length > 50, `${listed.length} pycs listed with a hash`);
+  const site = path.dirname(path.dirname(record));
+  const after = rows(record);
+  for (const rel of listed) {
+    t.is(after.get(rel), recordHash(path.join(site, rel)), `${rel}: its new hash and size`);
+  }
+  const oneState = treeState(app);
+  fs.renameSync(app, `${app}-one`);
+  const two = await relocateCopy(app, 2, prepare);
+  t.is(two.status, 0, two.stderr);
+  t.deepEqual(treeDiff(oneState, treeState(app), { mtimes: true }), []);
+  t.deepEqual(two.report.changes, one.report.changes);
+  t.log(
+    `Python ${python.full}: ${listed.length} pycs listed with a hash, alike on 1 and 2 threads`,
+  );
 });

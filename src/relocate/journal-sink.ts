@@ -1,3 +1,4 @@
+import { trace } from '../trace.js';
 import { performance } from 'node:perf_hooks';
 import { errnoOf, VenvToolsError } from '../errors.js';
 import type { FileKind } from '../kinds.js';
@@ -7,7 +8,6 @@ import {
   frames,
   JOURNAL_NAME,
   JournalWriter,
-  type CommittedJournal,
   type JournalHeader,
   type JournalRecord,
 } from './journal.js';
@@ -59,8 +59,10 @@ export function writeRecord(
 
 /** Another thread that applies part of a committed journal (see plan-files.ts). */
 export interface ApplyHelper {
-  /** Start applying the frames in [from, to) of the committed journal. */
-  start(from: number, to: number): void;
+  /** Start applying chunks [bounds[i], bounds[i + 1]) of the committed journal, as claimed. */
+  start(bounds: readonly number[]): void;
+  /** Claim the next chunk (the counter both threads share). */
+  claim(): number;
   /** Records it has applied so far. */
   applied(): number;
   /** Wait until it is done; throws what it failed with. */
@@ -70,14 +72,15 @@ export interface ApplyHelper {
 }
 
 /**
- * Apply the frames in `where` of this venv's committed journal, read back through a 1 MiB
- * window. The journal was written by this process a moment ago and its checksums were just
- * made, so they are not checked again (a recovery checks them all first). `stop` is asked
- * between records.
+ * Apply chunks of this venv's committed journal, [bounds[i], bounds[i + 1]) for each i that
+ * `claim` gives (until one past the last), read back through a 1 MiB window. The journal was
+ * written by this process a moment ago and its checksums were just made, so they are not checked
+ * again (a recovery checks them all first). `stop` is asked between records.
  */
 export function applyCommitted(
   rootAbs: ByteString,
-  where: Pick<CommittedJournal, 'version' | 'bodyStart' | 'bodyEnd'>,
+  bounds: readonly number[],
+  claim: () => number,
   onProgress: (done: number) => void,
   stop: () => boolean = () => false,
 ): void {
@@ -91,14 +94,28 @@ export function applyCommitted(
       shown,
     );
   }
+  let before = 0;
+  let stopped = false;
   function* until(records: Iterable<JournalRecord>): Generator<JournalRecord> {
     for (const r of records) {
-      if (stop()) return;
+      if (stop()) {
+        stopped = true;
+        return;
+      }
       yield r;
     }
   }
   try {
-    applyJournal(rootAbs, until(frames(opened, where)), onProgress);
+    for (let i = claim(); i + 1 < bounds.length && !stopped; i = claim()) {
+      const where = {
+        version: 2 as const,
+        bodyStart: bounds[i] as number,
+        bodyEnd: bounds[i + 1] as number,
+      };
+      let done = 0;
+      applyJournal(rootAbs, until(frames(opened, where)), (n) => onProgress(before + (done = n)));
+      before += done;
+    }
   } catch (err) {
     if (err instanceof VenvToolsError) throw err;
     throw new VenvToolsError(
@@ -165,8 +182,8 @@ export class JournalSink implements EditSink {
 
   /**
    * Commit the journal, apply it record by record, and remove it. With a helper (the planning
-   * worker, still running), the records are split in two halves at a frame boundary and the
-   * helper applies the second half on its thread meanwhile.
+   * worker, still running), both threads claim chunks of it from a shared counter until none is
+   * left.
    */
   commitAndApply(
     onProgress?: (phase: string, done: number, total: number) => void,
@@ -175,22 +192,28 @@ export class JournalSink implements EditSink {
     const w = this.writer;
     if (w === undefined) return;
     let t = performance.now();
-    const where = w.commit();
+    trace('plan totals');
+    w.commit();
+    trace('committed');
     this.committed = true;
     this.timings.journal += performance.now() - t;
     t = performance.now();
-    const split = helper !== undefined && w.count >= 64 ? w.middle() : where.bodyEnd;
-    if (helper !== undefined && split < where.bodyEnd) helper.start(split, where.bodyEnd);
+    const bounds = w.chunks();
+    let next = 0;
+    const claim = helper === undefined ? () => next++ : () => helper.claim();
+    if (helper !== undefined) helper.start(bounds);
     try {
-      applyCommitted(this.rootAbs, { ...where, bodyEnd: split }, (done) =>
+      applyCommitted(this.rootAbs, bounds, claim, (done) =>
         onProgress?.('apply', done + (helper?.applied() ?? 0), w.count),
       );
     } catch (err) {
       helper?.stop();
       throw err;
     }
+    trace('apply totals');
     helper?.wait();
     removeJournal(w.pathBuf, w.shown, 'every file is already written');
+    trace('journal removed');
     this.timings.apply += performance.now() - t;
   }
 

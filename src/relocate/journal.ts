@@ -28,6 +28,9 @@ const FOOTER_SIZE = FOOTER_MAGIC.length + 4 + 8 + 4;
 const WRITE_BATCH = 1 << 20;
 /** The size of a FrameBatch's buffer. */
 export const BATCH_SIZE = WRITE_BATCH;
+/** About how much of a committed journal one thread applies before it claims more. */
+const CHUNK_BYTES = 1 << 20;
+const CHUNK_RECORDS = 256;
 const DIRECT = WRITE_BATCH >> 2;
 
 /** One redo record. Paths are relative to the venv root. */
@@ -304,16 +307,23 @@ export class JournalWriter {
   }
 
   /**
-   * The offset of a frame boundary that splits the records about in half (by count), to apply
-   * the two halves on two threads.
+   * Frame boundaries that cut the records into runs of about CHUNK_BYTES (or CHUNK_RECORDS
+   * records), first to last offset: for two threads to apply, each claiming the next run, so
+   * that both finish together.
    */
-  middle(): number {
-    let best = 0;
-    for (let i = 2; i < this.cuts.length; i += 2) {
-      const d = Math.abs((this.cuts[i + 1] as number) - this.count / 2);
-      if (d < Math.abs((this.cuts[best + 1] as number) - this.count / 2)) best = i;
+  chunks(): number[] {
+    const out = [this.bodyStart];
+    let lastCount = 0;
+    for (let i = 0; i < this.cuts.length; i += 2) {
+      const at = this.cuts[i] as number;
+      const n = this.cuts[i + 1] as number;
+      if (at - (out[out.length - 1] as number) >= CHUNK_BYTES || n - lastCount >= CHUNK_RECORDS) {
+        out.push(at);
+        lastCount = n;
+      }
     }
-    return this.cuts[best] ?? this.bodyStart;
+    if (this.body > (out[out.length - 1] as number)) out.push(this.body);
+    return out;
   }
 
   private addCrc(crc: number): void {

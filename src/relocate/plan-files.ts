@@ -1,3 +1,4 @@
+import { trace } from '../trace.js';
 import { performance } from 'node:perf_hooks';
 import {
   MessageChannel,
@@ -37,21 +38,35 @@ export const CTRL = {
   inFlight: 6,
   /** 1 once the worker began; DROPPED when the main thread gave up on it first. */
   started: 7,
+  /** Set by the main thread once it has posted the worker's work (the file lists). */
+  init: 8,
+  /** The next chunk of the committed journal to apply (both threads claim). */
+  claimApply: 9,
 } as const;
+const CTRL_SLOTS = 10;
 export const DROPPED = 2;
-/** The worker waits while this many of its batches (1 MiB each) wait to be written. */
-export const MAX_IN_FLIGHT = 4;
 /**
- * Slots of the shared ring the worker's batches go into. The worker fills the next slot while up
- * to MAX_IN_FLIGHT posted ones and the one it just took wait, so it never writes into a slot the
- * main thread may still be reading.
+ * The worker waits while this many of its batches (1 MiB each) wait to be written. With the one
+ * it fills and the one it just took, it never has more than MAX_IN_FLIGHT + 2 batch buffers.
  */
-export const RING_SLOTS = MAX_IN_FLIGHT + 2;
+export const MAX_IN_FLIGHT = 4;
 export const GO_PYCS = 1;
 export const ABORT = 2;
 export const GO_APPLY = 3;
 
-/** What the worker thread is started with (structured-cloneable). */
+/** What the worker thread is started with, before the venv is walked. */
+export interface WorkerBoot {
+  readonly ctrl: SharedArrayBuffer;
+  readonly port: MessagePort;
+  /**
+   * Where the main thread hands back each batch buffer (BATCH_SIZE bytes) once it has written it,
+   * for the worker to fill again. Batches travel as transferred ArrayBuffers, not in shared
+   * memory: V8 copies into a SharedArrayBuffer about 15 times slower than into an ArrayBuffer.
+   */
+  readonly returns: MessagePort;
+}
+
+/** The worker's work, posted once the walk has listed the files (structured-cloneable). */
 export interface WorkerInit {
   readonly root: ByteString;
   readonly layout: Layout;
@@ -61,17 +76,22 @@ export interface WorkerInit {
   readonly needles: readonly ByteString[];
   readonly others: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
   readonly pycs: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
+}
+
+/** What starts the worker's pyc pass: every new .py source, and the pycs RECORDs hash. */
+export interface WorkerPycsGo {
+  readonly sources: Array<[ByteString, Uint8Array]>;
   readonly hashWanted: readonly ByteString[];
-  readonly ctrl: SharedArrayBuffer;
-  /** RING_SLOTS buffers of BATCH_SIZE bytes the worker encodes its frame batches into. */
-  readonly ring: SharedArrayBuffer;
-  readonly port: MessagePort;
 }
 
 /** Messages from the worker thread. */
 export type WorkerMessage =
   | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: EditSummary[] }
-  | { t: 'sources'; sources: Array<[ByteString, Uint8Array]> }
+  | {
+      t: 'sources';
+      sources: Array<[ByteString, Uint8Array]>;
+      updates: ReturnType<Planner['findings']>['updates'];
+    }
   | { t: 'applied' }
   | {
       t: 'done';
@@ -100,6 +120,11 @@ export interface PlanFilesInput {
   readonly frames?: (bytes: Buffer, crcs: number[], changes: EditSummary[]) => void;
   /** Threads to plan on: 1, 2, or 'auto' (2 for a venv of THREAD_MIN_FILES files or more). */
   readonly threads: number | 'auto';
+  /**
+   * A worker spawned ahead (spawnPlanWorker), booting while the caller checked the venv and
+   * this walks it. Without it (or without `frames`), everything is planned on this thread.
+   */
+  readonly spare?: SpareWorker;
 }
 
 export interface PlanFilesResult {
@@ -157,10 +182,10 @@ export class PhaseClock {
       this.tRead += performance.now() - t;
     }
   }
-  plan(f: () => void): void {
+  plan<T>(f: () => T): T {
     const t = performance.now();
     try {
-      f();
+      return f();
     } finally {
       this.tPlan += performance.now() - t;
     }
@@ -176,6 +201,7 @@ export class PhaseClock {
  */
 export function planFiles(input: PlanFilesInput): PlanFilesResult {
   const { root } = input;
+  trace('walk');
   const t0 = performance.now();
   const records: ByteString[] = [];
   const symlinks: ByteString[] = [];
@@ -200,6 +226,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     pycs = pycRels.finish();
   }
   const tWalk = performance.now() - t0;
+  trace('walked');
   const planner = new Planner(
     input.layout,
     input.mappings,
@@ -208,30 +235,41 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   );
   const searcher = new FileSearcher(root, input.needles);
   const clock = new PhaseClock();
-  for (const rel of records) {
-    const r = clock.read(() => searcher.read(rel, true));
-    if (r !== undefined) clock.plan(() => planner.noteRecord(rel, r.bytes));
-  }
 
-  const ctrl = new Int32Array(new SharedArrayBuffer(4 * 8));
   let worker: WorkerHandle | undefined;
   if (
+    input.spare !== undefined &&
     input.frames !== undefined &&
     (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
   ) {
-    try {
-      worker = startWorker(input, { others, pycs, ctrl, hashWanted: planner.wantedHashes() });
-    } catch {
-      worker = undefined; // no threads here (a limit, an embedder): this thread does it all
-    }
+    worker = beginWork(input.spare, input, { others, pycs });
+  } else {
+    input.spare?.close();
   }
+  const ctrl = worker?.ctrl ?? new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
   let tRead = 0;
   let tPlan = 0;
   let filesRead = 0;
   let bytesRead = 0;
   const largeBinaries: LargeBinary[] = [];
+  const earlyRecords: ByteString[] = [];
+  const lateRecords: ByteString[] = [];
+  const planRecords = (list: readonly ByteString[]) => {
+    for (const rel of list) {
+      const r = clock.read(() => searcher.readAgain(rel));
+      if (r !== undefined) clock.plan(() => planner.record(rel, r.bytes, r.stat));
+    }
+  };
   try {
     const drain = worker?.drain ?? (() => undefined);
+    // Which pycs the RECORDs list with a hash (only a pyc's hash is made on demand). The
+    // worker meanwhile starts on the other files.
+    for (const rel of records) {
+      const r = clock.read(() => searcher.read(rel, true));
+      const waits = r === undefined || clock.plan(() => planner.noteRecord(rel, r.bytes));
+      (waits ? lateRecords : earlyRecords).push(rel);
+    }
+    trace('records noted');
     claimEach(
       others,
       ctrl,
@@ -242,6 +280,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       },
       drain,
     );
+    trace('others planned');
     searcher.shrink();
     // A worker that has not begun by now (slow to boot, or it failed to) is let go: it has
     // claimed nothing, and this thread did its share. It finds that out if it begins later.
@@ -256,9 +295,15 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     }
     if (worker !== undefined) {
       // The pycs need every new .py source, the worker's included; the worker needs ours.
-      planner.addSources(worker.waitFor('sources').sources);
-      worker.startPycs(planner.sources());
+      const met = worker.waitFor('sources');
+      planner.addSources(met.sources);
+      planner.absorbUpdates(met.updates);
+      trace('pycs start');
+      worker.startPycs({ sources: planner.sources(), hashWanted: planner.wantedHashes() });
     }
+    // The RECORDs that list no pyc with a hash have every new hash they need: rewritten now,
+    // while the worker starts on the pycs (small: read again rather than kept).
+    planRecords(earlyRecords);
     claimEach(
       pycs,
       ctrl,
@@ -269,8 +314,10 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       },
       drain,
     );
+    trace('pycs planned');
     if (worker !== undefined) {
       const done = worker.waitFor('done');
+      trace('worker planned');
       planner.absorb(done.findings);
       for (const [rest, ok] of done.counterparts) input.counterparts.set(rest, ok);
       largeBinaries.push(...done.largeBinaries);
@@ -284,11 +331,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     throw err;
   }
 
-  // RECORDs again, last (small: read again rather than kept).
-  for (const rel of records) {
-    const r = clock.read(() => searcher.readAgain(rel));
-    if (r !== undefined) clock.plan(() => planner.record(rel, r.bytes, r.stat));
-  }
+  planRecords(lateRecords);
   clock.plan(() => {
     for (const rel of symlinks) {
       let before: ByteString;
@@ -302,6 +345,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       planner.symlink(rel, before);
     }
   });
+  trace('records planned');
   const { binaries, warnings } = planner.finish();
   largeBinaries.push(...searcher.largeBinaries);
   return {
@@ -323,21 +367,81 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
 }
 
 interface WorkerHandle extends ApplyHelper {
+  readonly ctrl: Int32Array;
   /** Handle every message the worker has posted so far. */
   drain(): void;
   /** Wait for the worker's message of type `t`, handling the others meanwhile. */
   waitFor<T extends 'sources' | 'done' | 'applied'>(t: T): Extract<WorkerMessage, { t: T }>;
-  /** Send the new .py sources and start the pyc pass. */
-  startPycs(sources: Array<[ByteString, Buffer]>): void;
+  /** Send the new .py sources and the hashes wanted, and start the pyc pass. */
+  startPycs(go: WorkerPycsGo): void;
   /** Stop the worker wherever it is, and let it go. */
   close(): void;
 }
 
-function startWorker(
-  input: PlanFilesInput,
-  lists: { others: PathList; pycs: PathList; hashWanted: ByteString[]; ctrl: Int32Array },
-): WorkerHandle {
+/** A planning worker started before the walk, waiting for its work (see beginWork). */
+export interface SpareWorker {
+  readonly ctrl: Int32Array;
+  readonly port: MessagePort;
+  readonly returns: MessagePort;
+  /** Stop it (wherever it is) and let it go; again is harmless. */
+  close(): void;
+}
+
+/**
+ * Start a planning worker now, so that it boots (about 0.1 s: a fresh isolate loads its
+ * modules) while this thread checks and walks the venv. Undefined where threads cannot start.
+ */
+export function spawnPlanWorker(): SpareWorker | undefined {
   const { port1, port2 } = new MessageChannel();
+  const back = new MessageChannel();
+  const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
+  const boot: WorkerBoot = {
+    ctrl: ctrl.buffer as SharedArrayBuffer,
+    port: port2,
+    returns: back.port2,
+  };
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
+      workerData: boot,
+      transferList: [port2, back.port2],
+      // Its garbage is short-lived (each file's content and rewrite): a small young generation
+      // keeps the process's peak memory down, at no measurable cost in time.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    });
+  } catch {
+    return undefined; // no threads here (a limit, an embedder): one thread does it all
+  }
+  // A worker that fails to load never begins, and is dropped (planFiles); its error event is
+  // seen only after this run, so it must not crash the process then.
+  worker.on('error', () => undefined);
+  worker.unref();
+  let closed = false;
+  return {
+    ctrl,
+    port: port1,
+    returns: back.port1,
+    close() {
+      if (closed) return;
+      closed = true;
+      if (Atomics.load(ctrl, CTRL.exited) !== 1) {
+        Atomics.store(ctrl, CTRL.go, ABORT);
+        Atomics.notify(ctrl, CTRL.go);
+        Atomics.notify(ctrl, CTRL.init);
+      }
+      port1.close();
+      back.port1.close();
+    },
+  };
+}
+
+/** Hand a spare worker its work: the lists the walk made. */
+function beginWork(
+  spare: SpareWorker,
+  input: PlanFilesInput,
+  lists: { others: PathList; pycs: PathList },
+): WorkerHandle {
+  const { ctrl, port: port1 } = spare;
   const init: WorkerInit = {
     root: input.root,
     layout: input.layout,
@@ -346,25 +450,18 @@ function startWorker(
     needles: input.needles.map(fromBytes),
     others: { bytes: lists.others.bytes, ends: lists.others.ends },
     pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends },
-    hashWanted: lists.hashWanted,
-    ctrl: lists.ctrl.buffer as SharedArrayBuffer,
-    ring: new SharedArrayBuffer(RING_SLOTS * BATCH_SIZE),
-    port: port2,
   };
-  const worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
-    workerData: init,
-    transferList: [port2],
-    // Its garbage is short-lived (each file's content and rewrite): a small young generation
-    // keeps the process's peak memory down, at no measurable cost in time.
-    resourceLimits: { maxYoungGenerationSizeMb: 4 },
-  });
-  worker.unref();
-  const ctrl = lists.ctrl;
+  port1.postMessage(init);
+  Atomics.store(ctrl, CTRL.init, 1);
+  Atomics.notify(ctrl, CTRL.init);
   const got = new Map<string, WorkerMessage>();
   const onMessage = (m: WorkerMessage) => {
     if (m.t === 'frames') {
       const b = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
       (input.frames as NonNullable<PlanFilesInput['frames']>)(b, m.crcs, m.changes);
+      // Written: back to the worker (before it may go on, so that it need not make another).
+      const ab = m.bytes.buffer as ArrayBuffer;
+      if (ab.byteLength === BATCH_SIZE) spare.returns.postMessage(ab, [ab]);
       Atomics.sub(ctrl, CTRL.inFlight, 1);
       Atomics.notify(ctrl, CTRL.inFlight);
     } else if (m.t === 'error') {
@@ -381,6 +478,7 @@ function startWorker(
     }
   };
   const handle: WorkerHandle = {
+    ctrl,
     drain,
     waitFor(t) {
       for (;;) {
@@ -396,16 +494,17 @@ function startWorker(
         Atomics.wait(ctrl, CTRL.posted, seq, 1000);
       }
     },
-    startPycs(sources) {
-      port1.postMessage({ t: 'sources', sources });
+    startPycs(go) {
+      port1.postMessage(go);
       Atomics.store(ctrl, CTRL.go, GO_PYCS);
       Atomics.notify(ctrl, CTRL.go);
     },
-    start(from, to) {
-      port1.postMessage({ t: 'apply', from, to });
+    start(bounds) {
+      port1.postMessage(bounds);
       Atomics.store(ctrl, CTRL.go, GO_APPLY);
       Atomics.notify(ctrl, CTRL.go);
     },
+    claim: () => Atomics.add(ctrl, CTRL.claimApply, 1),
     applied: () => Atomics.load(ctrl, CTRL.applied),
     wait() {
       handle.waitFor('applied');
@@ -418,13 +517,7 @@ function startWorker(
         Atomics.wait(ctrl, CTRL.exited, 0, 1000);
       }
     },
-    close() {
-      if (Atomics.load(ctrl, CTRL.exited) !== 1) {
-        Atomics.store(ctrl, CTRL.go, ABORT);
-        Atomics.notify(ctrl, CTRL.go);
-      }
-      port1.close();
-    },
+    close: () => spare.close(),
   };
   return handle;
 }

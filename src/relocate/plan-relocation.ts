@@ -200,9 +200,9 @@ const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
 /**
  * Turns files into edits as they are read, so that a run never holds more than one file's
  * content (DESIGN.md "scan -> plan -> apply"). Three orders matter, and the caller keeps them:
- * RECORDs are noted first (to know which rewritten files need a new hash), every other file
- * before the pycs (a pyc whose source .py this run rewrites needs the new source), and RECORDs
- * are rewritten last. Never parses a file that holds no mapped path.
+ * RECORDs are noted before the pycs (to know which pycs need a new hash), every other file
+ * before the pycs (a pyc whose source .py this run rewrites needs the new source), and each
+ * RECORD is rewritten after every file whose new hash it needs. Never parses a file that holds no mapped path.
  */
 export class Planner {
   private readonly binaries: BinaryHit[] = [];
@@ -231,18 +231,25 @@ export class Planner {
   }
 
   /**
-   * A RECORD, before any other file: which pycs it lists with a hash (pip lists them without;
+   * A RECORD, before any pyc: which pycs it lists with a hash (pip lists them without;
    * a wheel that ships pycs lists them with). Every other file a run rewrites gets its new hash
-   * anyway: they are few, and a set of every hashed row would grow with the venv.
+   * anyway: they are few, and a set of every hashed row would grow with the venv. True when it
+   * lists some pyc with a hash: that RECORD waits for the pycs; the others can be rewritten once
+   * every other file is planned.
    */
-  noteRecord(rel: ByteString, bytes: Buffer): void {
+  noteRecord(rel: ByteString, bytes: Buffer): boolean {
+    let any = false;
     for (const listed of listedWithHash(bytes)) {
       if (!isPyc(listed)) continue;
       // As rewriteRecord asks about it: an absolute path after it moves.
       const moved = listed.startsWith('/') ? replacePaths(listed, this.mappings) : undefined;
       const target = recordTarget(rel, moved ?? listed, this.newRoot);
-      if (target !== undefined) this.hashWanted.add(target);
+      if (target !== undefined) {
+        this.hashWanted.add(target);
+        any = true;
+      }
     }
+    return any;
   }
 
   /** A file that holds a needle, neither a pyc nor a RECORD. */
@@ -311,7 +318,10 @@ export class Planner {
     this.wrote(rel, 'pyc', out, bytes, stat);
   }
 
-  /** A RECORD, after every other file: absolute paths move, rewritten files get their new hash. */
+  /**
+   * A RECORD, after every file it may list with a hash (every file but the pycs, and the pycs too
+   * if noteRecord said so): absolute paths move, rewritten files get their new hash.
+   */
   record(rel: ByteString, bytes: Buffer, stat: FileStat): void {
     let out: Buffer | undefined;
     try {
@@ -383,7 +393,12 @@ export class Planner {
     return { binaries: this.binaries, warnings: this.warnings, updates: [...this.updates] };
   }
 
-  /** Take in another thread's findings, before the RECORDs are rewritten. */
+  /** Take in the new hashes another thread made so far (before RECORDs are rewritten). */
+  absorbUpdates(updates: Iterable<readonly [ByteString, RecordUpdate]>): void {
+    for (const [rel, u] of updates) this.updates.set(rel, u);
+  }
+
+  /** Take in another thread's findings, before the last RECORDs are rewritten. */
   absorb(f: ReturnType<Planner['findings']>): void {
     this.binaries.push(...f.binaries);
     this.warnings.push(...f.warnings);

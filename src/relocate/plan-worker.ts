@@ -3,6 +3,7 @@
  * the main thread, reads and plans them, and hands its edits over as journal frames. It never
  * writes to the venv; only the main thread writes the journal and applies it.
  */
+import { trace } from '../trace.js';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { VenvToolsError } from '../errors.js';
 import { installFaultsFromEnv } from '../fs-faults.js';
@@ -21,15 +22,17 @@ import {
   isRegularFile,
   MAX_IN_FLIGHT,
   PhaseClock,
-  RING_SLOTS,
+  type WorkerBoot,
   type WorkerInit,
   type WorkerMessage,
+  type WorkerPycsGo,
 } from './plan-files.js';
 import { Planner, type EditSink } from './plan-relocation.js';
 
-const init = workerData as WorkerInit;
-const ctrl = new Int32Array(init.ctrl);
-const port = init.port;
+trace('worker loaded');
+const boot = workerData as WorkerBoot;
+const ctrl = new Int32Array(boot.ctrl);
+const port = boot.port;
 
 function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
   port.postMessage(m, transfer);
@@ -38,6 +41,13 @@ function post(m: WorkerMessage, transfer: ArrayBuffer[] = []): void {
 }
 
 function run(): void {
+  // Started before the walk: wait for the lists it makes (or to be let go).
+  while (Atomics.load(ctrl, CTRL.init) === 0 && Atomics.load(ctrl, CTRL.go) !== ABORT) {
+    Atomics.wait(ctrl, CTRL.init, 0, 1000);
+  }
+  if (Atomics.load(ctrl, CTRL.go) === ABORT) return;
+  const init = receiveMessageOnPort(port)?.message as WorkerInit;
+  trace('worker starts');
   // Too late: the main thread went on without this worker.
   if (Atomics.compareExchange(ctrl, CTRL.started, 0, 1) !== 0) return;
   Atomics.notify(ctrl, CTRL.started);
@@ -48,13 +58,15 @@ function run(): void {
       ? movedAlong(init.along.root2, init.along.old, counterparts)
       : m,
   );
-  // Batches go into the ring shared with the main thread: posted as views of shared memory,
-  // neither copied nor allocated.
-  let slot = 0;
+  // Each batch buffer goes to the main thread and comes back once written: a few are made.
+  const free: ArrayBuffer[] = [];
   const batch = new FrameBatch(() => {
-    const b = Buffer.from(init.ring, slot * BATCH_SIZE, BATCH_SIZE);
-    slot = (slot + 1) % RING_SLOTS;
-    return b;
+    for (let r = receiveMessageOnPort(boot.returns); r !== undefined;) {
+      free.push(r.message as ArrayBuffer);
+      r = receiveMessageOnPort(boot.returns);
+    }
+    const ab = free.pop();
+    return ab === undefined ? Buffer.allocUnsafeSlow(BATCH_SIZE) : Buffer.from(ab);
   });
   let changes: EditSummary[] = [];
   const hand = (full: { bytes: Buffer; crcs: number[] }) => {
@@ -65,12 +77,9 @@ function run(): void {
       Atomics.wait(ctrl, CTRL.inFlight, n, 1000);
     }
     Atomics.add(ctrl, CTRL.inFlight, 1);
-    // A view of the ring is shared as it is; a frame too large for a slot has its own buffer.
-    const shared = full.bytes.buffer === init.ring;
-    post(
-      { t: 'frames', bytes: full.bytes, crcs: full.crcs, changes },
-      shared ? [] : [full.bytes.buffer as ArrayBuffer],
-    );
+    post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes }, [
+      full.bytes.buffer as ArrayBuffer,
+    ]);
     changes = [];
   };
   const add = (r: JournalRecord, change: EditSummary) => {
@@ -91,7 +100,6 @@ function run(): void {
   // Whether a pyc's source exists is asked only of a pyc that cannot be rewritten: rare enough
   // to ask the disk rather than hold every file's name on this thread too.
   const planner = new Planner(init.layout, mappings, (rel) => isRegularFile(init.root, rel), sink);
-  planner.wantHashes(init.hashWanted);
   const searcher = new FileSearcher(init.root, init.needles.map(toBytes));
   const clock = new PhaseClock();
 
@@ -100,18 +108,22 @@ function run(): void {
     if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
   });
   flush();
+  trace('others planned');
   searcher.shrink();
-  post({ t: 'sources', sources: planner.sources() });
+  post({ t: 'sources', sources: planner.sources(), updates: planner.findings().updates });
   while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);
   if (Atomics.load(ctrl, CTRL.go) !== GO_PYCS) return;
-  const go = receiveMessageOnPort(port)?.message as Extract<WorkerMessage, { t: 'sources' }>;
+  const go = receiveMessageOnPort(port)?.message as WorkerPycsGo;
+  trace('pycs start');
   planner.addSources(go.sources);
+  planner.wantHashes(go.hashWanted);
 
   claimEach(new PathList(init.pycs.bytes, init.pycs.ends), ctrl, CTRL.claimPycs, (rel) => {
     const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
     if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
   });
   flush();
+  trace('pycs planned');
   post({
     t: 'done',
     findings: planner.findings(),
@@ -123,16 +135,19 @@ function run(): void {
     tPlan: clock.tPlan,
   });
 
-  // Then, once the journal is committed, apply the half of it the main thread hands over.
+  // Then, once the journal is committed, help apply it: claim chunks until none is left.
   while (Atomics.load(ctrl, CTRL.go) === GO_PYCS) Atomics.wait(ctrl, CTRL.go, GO_PYCS, 1000);
   if (Atomics.load(ctrl, CTRL.go) !== GO_APPLY) return;
-  const part = receiveMessageOnPort(port)?.message as { from: number; to: number };
+  trace('plan totals');
+  const bounds = receiveMessageOnPort(port)?.message as number[];
   applyCommitted(
     init.root,
-    { version: 2, bodyStart: part.from, bodyEnd: part.to },
+    bounds,
+    () => Atomics.add(ctrl, CTRL.claimApply, 1),
     (done) => Atomics.store(ctrl, CTRL.applied, done),
     () => Atomics.load(ctrl, CTRL.go) === ABORT,
   );
+  trace('apply totals');
   post({ t: 'applied' });
 }
 
@@ -159,4 +174,5 @@ try {
   Atomics.store(ctrl, CTRL.exited, 1);
   Atomics.notify(ctrl, CTRL.posted);
   port.close();
+  boot.returns.close();
 }

@@ -1,3 +1,4 @@
+import { trace } from '../trace.js';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +19,7 @@ import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { JOURNAL_NAME } from './journal.js';
 import { JournalSink, type EditSummary } from './journal-sink.js';
-import { planFiles } from './plan-files.js';
+import { planFiles, spawnPlanWorker, type SpareWorker } from './plan-files.js';
 import { acquireLock } from './lock.js';
 import { movedAlong, movedRoot, pathExists } from './moved-root.js';
 import { collectEdits, type Edit, type Plan, type Warning } from './plan-relocation.js';
@@ -139,12 +140,39 @@ function emptyTimings(): Timings {
  * journal is committed nothing is touched; after, the next run finishes it.
  */
 export function relocate(opts: RelocateOptions): RelocationResult {
+  trace('relocate');
   const t0 = performance.now();
   const timings = emptyTimings();
   requireAbsolute(opts.to);
   const target = stripTrailingSlash(utf8ToBytes(opts.to));
   const root = resolveVenvRoot(opts.path);
   const shownPath = opts.path;
+  const threads = opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1);
+  // The second planning thread boots meanwhile; planFiles lets it go if the venv is small, and
+  // so does the `finally` below if the run ends before planning.
+  const spare: SpareWorker | undefined =
+    !opts.dryRun && threads !== 1 ? spawnPlanWorker() : undefined;
+  try {
+    trace('worker spawned');
+    return relocateWith(opts, { t0, timings, target, root, shownPath, threads, spare });
+  } finally {
+    spare?.close();
+  }
+}
+
+function relocateWith(
+  opts: RelocateOptions,
+  run: {
+    t0: number;
+    timings: Timings;
+    target: ByteString;
+    root: ByteString;
+    shownPath: string;
+    threads: number | 'auto';
+    spare: SpareWorker | undefined;
+  },
+): RelocationResult {
+  const { t0, timings, target, root, shownPath } = run;
 
   // Check the venv's shape before taking the lock, so nothing is written into a folder that is
   // not a venv. The folders checked are never touched by a relocation, so a torn run cannot
@@ -258,7 +286,8 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         ...(sink instanceof JournalSink
           ? { frames: (b: Buffer, c: number[], ch: EditSummary[]) => sink.appendFrames(b, c, ch) }
           : {}),
-        threads: opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1),
+        threads: run.threads,
+        ...(run.spare === undefined ? {} : { spare: run.spare }),
       });
       helper = planned.helper;
       timings.walk = planned.tWalk;

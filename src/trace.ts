@@ -1,0 +1,46 @@
+/**
+ * A timeline for performance work: with VENV_TOOLS_TRACE=1 each thread prints, to stderr, a line
+ * per step it reaches (`trace M 212.4 walk end`: thread, ms since the process started, step).
+ * VENV_TOOLS_TRACE=2 also times every call through the `fs` object, and the `… totals` steps
+ * print each thread's sums since the last one (`readSync:227/13724`: ms / calls). Written with
+ * a blocking write so that a worker's lines are not lost when the process exits. Off, it costs
+ * one comparison per step. bench/PERFORMANCE.md shows how it was used.
+ */
+import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
+import { fs } from './fs.js';
+
+const level = process.env['VENV_TOOLS_TRACE'];
+const on = level === '1' || level === '2';
+const sums = new Map<string, { ms: number; calls: number }>();
+
+if (level === '2') {
+  const table = fs as unknown as Record<string, unknown>;
+  for (const [name, f] of Object.entries(table)) {
+    if (typeof f !== 'function') continue;
+    const call = f as (...args: unknown[]) => unknown;
+    table[name] = (...args: unknown[]) => {
+      const t = performance.now();
+      try {
+        return call(...args);
+      } finally {
+        const s = sums.get(name) ?? { ms: 0, calls: 0 };
+        s.ms += performance.now() - t;
+        s.calls++;
+        sums.set(name, s);
+      }
+    };
+  }
+}
+
+/** Mark a step; a step named `… totals` also prints (and resets) the fs call sums. */
+export function trace(step: string): void {
+  if (!on) return;
+  let line = `trace ${isMainThread ? 'M' : 'W'} ${(process.uptime() * 1000).toFixed(1)} ${step}`;
+  if (step.endsWith('totals')) {
+    for (const [name, s] of sums) line += ` ${name}:${s.ms.toFixed(0)}/${s.calls}`;
+    sums.clear();
+  }
+  writeSync(2, `${line}\n`);
+}

@@ -36,7 +36,8 @@ async function relocateCopy(
   const venv = await copyVenv(BASIC, python, { appDir: app });
   prepare(venv);
   const r = cli(['relocate', venv.dir, '--to', venv.dir, '--json'], {
-    env: { VENV_TOOLS_THREADS: String(threads) },
+    // The timeline shows which thread did what (src/trace.ts).
+    env: { VENV_TOOLS_THREADS: String(threads), VENV_TOOLS_TRACE: '1' },
   });
   return {
     venv,
@@ -65,6 +66,13 @@ test('two planning threads write exactly what one thread writes', async (t) => {
   t.is(two.report.stats.files, one.report.stats.files);
   t.is(two.report.stats.bytes, one.report.stats.bytes);
   t.deepEqual(leftovers(twoState), []);
+  // The command (bundled, scripts/bundle.mjs) found and started its planning thread, which
+  // planned files of both passes and applied part of the journal; one thread never started one.
+  for (const step of ['worker starts', 'others planned', 'pycs planned', 'apply totals']) {
+    t.regex(two.stderr, new RegExp(`^trace W [\\d.]+ ${step}`, 'm'), `two threads: ${step}`);
+  }
+  t.notRegex(one.stderr, /^trace W /m, 'one thread');
+  t.regex(one.stderr, /^trace M [\d.]+ apply totals/m);
   t.log(
     `Python ${python.full}: ${one.report.stats.files} files read, ${one.report.changes.length} rewritten, alike on 1 and 2 threads`,
   );

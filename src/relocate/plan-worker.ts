@@ -109,6 +109,7 @@ function run(): void {
   });
   flush();
   trace('others planned');
+  trace('others totals');
   searcher.shrink();
   post({ t: 'sources', sources: planner.sources(), updates: planner.findings().updates });
   while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);

@@ -147,38 +147,12 @@ export function relocate(opts: RelocateOptions): RelocationResult {
   const target = stripTrailingSlash(utf8ToBytes(opts.to));
   const root = resolveVenvRoot(opts.path);
   const shownPath = opts.path;
-  const threads = opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1);
-  // The second planning thread boots meanwhile; planFiles lets it go if the venv is small, and
-  // so does the `finally` below if the run ends before planning.
-  const spare: SpareWorker | undefined =
-    !opts.dryRun && threads !== 1 ? spawnPlanWorker() : undefined;
-  try {
-    trace('worker spawned');
-    return relocateWith(opts, { t0, timings, target, root, shownPath, threads, spare });
-  } finally {
-    spare?.close();
-  }
-}
-
-function relocateWith(
-  opts: RelocateOptions,
-  run: {
-    t0: number;
-    timings: Timings;
-    target: ByteString;
-    root: ByteString;
-    shownPath: string;
-    threads: number | 'auto';
-    spare: SpareWorker | undefined;
-  },
-): RelocationResult {
-  const { t0, timings, target, root, shownPath } = run;
-
   // Check the venv's shape before taking the lock, so nothing is written into a folder that is
   // not a venv. The folders checked are never touched by a relocation, so a torn run cannot
   // change the verdict.
   const layout = detectLayout(opts.path, bytesToUtf8(root));
   const release = opts.dryRun ? () => undefined : acquireLock(root);
+  let spare: SpareWorker | undefined;
   try {
     if (opts.dryRun && hasJournal(root)) {
       throw new VenvToolsError(
@@ -207,6 +181,12 @@ function relocateWith(
       timings.total = performance.now() - t0;
       return { report: baseReport('up-to-date', undefined), plan: undefined };
     }
+    // There is work: the second planning thread boots (about 0.1-0.2 s) while this one walks the
+    // venv. planFiles lets it go if the venv is small, and so does the `finally` below if the
+    // run ends before planning.
+    const threads = opts.threads ?? (availableParallelism() > 1 ? 'auto' : 1);
+    if (!opts.dryRun && threads !== 1) spare = spawnPlanWorker();
+    trace('worker spawned');
 
     const venvMapping: Mapping = { from: old, to: target };
     const explicit: Mapping[] = (opts.maps ?? []).map((m) => {
@@ -286,8 +266,8 @@ function relocateWith(
         ...(sink instanceof JournalSink
           ? { frames: (b: Buffer, c: number[], ch: EditSummary[]) => sink.appendFrames(b, c, ch) }
           : {}),
-        threads: run.threads,
-        ...(run.spare === undefined ? {} : { spare: run.spare }),
+        threads,
+        ...(spare === undefined ? {} : { spare }),
       });
       helper = planned.helper;
       timings.walk = planned.tWalk;
@@ -384,6 +364,7 @@ function relocateWith(
       };
     }
   } finally {
+    spare?.close();
     release();
   }
 }

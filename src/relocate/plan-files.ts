@@ -138,7 +138,7 @@ export interface PlanFilesResult {
   readonly tPlan: number;
   readonly threads: number;
   /**
-   * The worker, kept to apply half of the journal on its thread; the caller must `close` it
+   * The worker, kept to help apply the journal on its thread; the caller must `close` it
    * (after applying, or when there is nothing to apply).
    */
   readonly helper: (ApplyHelper & { close(): void }) | undefined;

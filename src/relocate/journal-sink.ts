@@ -1,8 +1,8 @@
-import { trace } from '../trace.js';
 import { performance } from 'node:perf_hooks';
 import { errnoOf, VenvToolsError } from '../errors.js';
 import type { FileKind } from '../kinds.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
+import { trace } from '../trace.js';
 import { applyJournal } from './apply-journal.js';
 import {
   frames,

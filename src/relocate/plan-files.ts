@@ -1,4 +1,3 @@
-import { trace } from '../trace.js';
 import { performance } from 'node:perf_hooks';
 import {
   MessageChannel,
@@ -12,6 +11,7 @@ import { fromBytes, toBytes, type ByteString, type Mapping } from '../path-bound
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
 import { absPath, walkEach } from '../scan/walk-tree.js';
+import { trace } from '../trace.js';
 import { BATCH_SIZE } from './journal.js';
 import type { ApplyHelper, EditSummary } from './journal-sink.js';
 import { PathList, PathListBuilder } from './path-list.js';
@@ -138,10 +138,10 @@ export interface PlanFilesResult {
   readonly tPlan: number;
   readonly threads: number;
   /**
-   * The worker, kept to help apply the journal on its thread; the caller must `close` it
-   * (after applying, or when there is nothing to apply).
+   * The worker, kept to help apply the journal on its thread; the caller lets it go (closes the
+   * SpareWorker it passed in) after applying, or when there is nothing to apply.
    */
-  readonly helper: (ApplyHelper & { close(): void }) | undefined;
+  readonly helper: ApplyHelper | undefined;
 }
 
 /** True when a regular file is at `rel` (asked only of a pyc's source when the pyc is unusable). */

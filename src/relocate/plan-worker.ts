@@ -1,14 +1,14 @@
 /**
  * The second planning thread (see plan-files.ts): claims files from the counters it shares with
- * the main thread, reads and plans them, and hands its edits over as journal frames. It never
- * writes to the venv; only the main thread writes the journal and applies it.
+ * the main thread, reads and plans them, and hands its edits over as journal frames. Only the
+ * main thread writes the journal; once it is committed, both threads apply chunks of it.
  */
-import { trace } from '../trace.js';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { VenvToolsError } from '../errors.js';
 import { installFaultsFromEnv } from '../fs-faults.js';
 import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
+import { trace } from '../trace.js';
 import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
 import { applyCommitted, writeRecord, type EditSummary } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';

@@ -1,4 +1,3 @@
-import { trace } from '../trace.js';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +16,7 @@ import {
 import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js';
 import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
+import { trace } from '../trace.js';
 import { JOURNAL_NAME } from './journal.js';
 import { JournalSink, type EditSummary } from './journal-sink.js';
 import { planFiles, spawnPlanWorker, type SpareWorker } from './plan-files.js';
@@ -147,6 +147,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
   const target = stripTrailingSlash(utf8ToBytes(opts.to));
   const root = resolveVenvRoot(opts.path);
   const shownPath = opts.path;
+
   // Check the venv's shape before taking the lock, so nothing is written into a folder that is
   // not a venv. The folders checked are never touched by a relocation, so a torn run cannot
   // change the verdict.
@@ -251,7 +252,6 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       command: 'relocate',
     };
     const sink = opts.dryRun ? collectEdits() : new JournalSink(root, header, timings);
-    let helper: { close(): void } | undefined;
     try {
       const alongIndex = mappings.findIndex((m) => m.accept !== undefined);
       const planned = planFiles({
@@ -269,7 +269,6 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         threads,
         ...(spare === undefined ? {} : { spare }),
       });
-      helper = planned.helper;
       timings.walk = planned.tWalk;
       timings.search = planned.tRead;
       timings.plan = planned.tPlan;
@@ -334,8 +333,6 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     } catch (err) {
       if (sink instanceof JournalSink) sink.abort();
       throw err;
-    } finally {
-      helper?.close();
     }
     function baseReport(
       status: RelocationReport['status'],
@@ -364,6 +361,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       };
     }
   } finally {
+    // The worker (planFiles' helper, if it kept it) is let go, whatever happened.
     spare?.close();
     release();
   }

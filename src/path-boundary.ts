@@ -56,14 +56,17 @@ export function toBytes(s: ByteString): Buffer {
   return Buffer.from(s, 'latin1');
 }
 
+/** Any char outside ASCII, which is the same string as bytes and as UTF-8 text. */
+const NON_ASCII = /[^\x00-\x7f]/;
+
 /** A real (UTF-16) JS string -> byte string of its UTF-8 encoding. */
 export function utf8ToBytes(s: string): ByteString {
-  return Buffer.from(s, 'utf8').toString('latin1');
+  return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;
 }
 
 /** Byte string holding UTF-8 -> real JS string (invalid sequences become U+FFFD). */
 export function bytesToUtf8(s: ByteString): string {
-  return Buffer.from(s, 'latin1').toString('utf8');
+  return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
 }
 
 /** True when `s[start, end)` is a whole path by DESIGN.md's boundary rule. */

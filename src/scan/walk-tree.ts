@@ -29,8 +29,6 @@ export function absPath(rootAbs: ByteString, rel: ByteString): Buffer {
   return toBytes(rel === '' ? rootAbs : `${rootAbs}/${rel}`);
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
-
 function typeOf(d: Dirent<string> | Dirent<Buffer>): EntryType {
   if (d.isFile()) return 'file';
   if (d.isDirectory()) return 'dir';
@@ -59,8 +57,7 @@ function listDir(abs: Buffer): Dirent<string>[] | Dirent<Buffer>[] {
 /** An entry's name as a byte string. */
 function nameOf(d: Dirent<string> | Dirent<Buffer>): ByteString {
   const n = d.name as string | Buffer;
-  if (typeof n !== 'string') return fromBytes(n);
-  return NON_ASCII.test(n) ? utf8ToBytes(n) : n;
+  return typeof n === 'string' ? utf8ToBytes(n) : fromBytes(n);
 }
 
 /**

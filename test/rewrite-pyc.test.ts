@@ -18,6 +18,7 @@ import { RewriteError } from '../src/errors.js';
 import { replacePaths, utf8ToBytes, type Mapping } from '../src/path-boundary.js';
 import { PYC_FORMATS, pycFormat } from '../src/relocate/pyc-magic.js';
 import { pycSourceHash, readPycHeader } from '../src/relocate/pyc/pyc-header.js';
+import { sourceOfPyc } from '../src/relocate/plan-relocation.js';
 import { pycVersion, rewritePyc, roundTripPyc } from '../src/relocate/rewrite-pyc.js';
 import { findPythons, type Python } from './helpers/pythons.js';
 
@@ -897,4 +898,25 @@ test('accepts nesting up to CPython 2000-deep limit and refuses one level more',
   );
   const loads = await cpythonLoads(t, [nested(2000), nested(2001)]);
   if (loads !== undefined) t.deepEqual(loads, [true, false]);
+});
+
+test('the source of a pyc: its __pycache__ folder and its tag are dropped, nothing else', (t) => {
+  const cases: Array<[string, string]> = [
+    ['d/__pycache__/m.cpython-311.pyc', 'd/m.py'],
+    ['d/__pycache__/m.cpython-311.opt-1.pyc', 'd/m.py'],
+    ['d/__pycache__/m.cpython-36.opt-2.pyc', 'd/m.py'],
+    ['__pycache__/m.cpython-312.pyc', 'm.py'],
+    ['d/m.pyc', 'd/m.py'], // Python 2's pyc beside its source
+    ['d/m.pyo', 'd/m.py'],
+    ['m.pyc', 'm.py'],
+    ['d/__pycache__/pkg.tar.cpython-311.pyc', 'd/pkg.tar.py'],
+    ['d/__pycache__/a.b-1.opt-22.pyc', 'd/a.b-1.py'], // `.opt-22` is no optimization tag
+    ['d/__pycache__/.x-1.pyc', 'd/.x-1.py'], // the name is not only a tag
+    ['d/__pycache__/__pycache__/m.cpython-311.pyc', 'd/__pycache__/m.py'],
+    // Only a folder named exactly __pycache__ is dropped.
+    ['d/x__pycache__/m.cpython-311.pyc', 'd/x__pycache__/m.py'],
+    ['d/.pyc', 'd/.pyc'],
+    ['d/m.py', 'd/m.py'],
+  ];
+  for (const [pyc, source] of cases) t.is(sourceOfPyc(pyc), source, pyc);
 });

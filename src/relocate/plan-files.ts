@@ -175,19 +175,17 @@ export class PhaseClock {
   tRead = 0;
   tPlan = 0;
   read<T>(f: () => T): T {
-    const t = performance.now();
-    try {
-      return f();
-    } finally {
-      this.tRead += performance.now() - t;
-    }
+    return this.timed('tRead', f);
   }
   plan<T>(f: () => T): T {
+    return this.timed('tPlan', f);
+  }
+  private timed<T>(into: 'tRead' | 'tPlan', f: () => T): T {
     const t = performance.now();
     try {
       return f();
     } finally {
-      this.tPlan += performance.now() - t;
+      this[into] += performance.now() - t;
     }
   }
 }

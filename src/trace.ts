@@ -1,8 +1,8 @@
 /**
  * A timeline for performance work: with VENV_TOOLS_TRACE=1 each thread prints, to stderr, a line
  * per step it reaches (`trace M 212.4 walk end`: thread, ms since the process started, step).
- * VENV_TOOLS_TRACE=2 also times every call through the `fs` object, and the `… totals` steps
- * print each thread's sums since the last one (`readSync:227/13724`: ms / calls). Written with
+ * VENV_TOOLS_TRACE=2 also times every call through the `fs` object, and the steps asked to (a
+ * pass's end) print each thread's sums since the last one (`readSync:227/13724`: ms / calls). Written with
  * a blocking write so that a worker's lines are not lost when the process exits. Off, it costs
  * one comparison per step. bench/PERFORMANCE.md shows how it was used.
  */
@@ -34,11 +34,11 @@ if (level === '2') {
   }
 }
 
-/** Mark a step; a step named `… totals` also prints (and resets) the fs call sums. */
-export function trace(step: string): void {
+/** Mark a step; with `totals`, also print (and reset) this thread's fs call sums. */
+export function trace(step: string, totals = false): void {
   if (!on) return;
   let line = `trace ${isMainThread ? 'M' : 'W'} ${(process.uptime() * 1000).toFixed(1)} ${step}`;
-  if (step.endsWith('totals')) {
+  if (totals) {
     for (const [name, s] of sums) line += ` ${name}:${s.ms.toFixed(0)}/${s.calls}`;
     sums.clear();
   }

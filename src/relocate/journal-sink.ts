@@ -192,7 +192,7 @@ export class JournalSink implements EditSink {
     const w = this.writer;
     if (w === undefined) return;
     let t = performance.now();
-    trace('plan totals');
+    trace('plan totals', true);
     w.commit();
     trace('committed');
     this.committed = true;
@@ -210,7 +210,7 @@ export class JournalSink implements EditSink {
       helper?.stop();
       throw err;
     }
-    trace('apply totals');
+    trace('apply totals', true);
     helper?.wait();
     removeJournal(w.pathBuf, w.shown, 'every file is already written');
     trace('journal removed');

@@ -278,8 +278,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       },
       drain,
     );
-    trace('others planned');
-    trace('others totals');
+    trace('others planned', true);
     searcher.shrink();
     // A worker that has not begun by now (slow to boot, or it failed to) is let go: it has
     // claimed nothing, and this thread did its share. It finds that out if it begins later.

@@ -108,8 +108,7 @@ function run(): void {
     if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
   });
   flush();
-  trace('others planned');
-  trace('others totals');
+  trace('others planned', true);
   searcher.shrink();
   post({ t: 'sources', sources: planner.sources(), updates: planner.findings().updates });
   while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);
@@ -139,7 +138,7 @@ function run(): void {
   // Then, once the journal is committed, help apply it: claim chunks until none is left.
   while (Atomics.load(ctrl, CTRL.go) === GO_PYCS) Atomics.wait(ctrl, CTRL.go, GO_PYCS, 1000);
   if (Atomics.load(ctrl, CTRL.go) !== GO_APPLY) return;
-  trace('plan totals');
+  trace('plan totals', true);
   const bounds = receiveMessageOnPort(port)?.message as number[];
   applyCommitted(
     init.root,
@@ -148,7 +147,7 @@ function run(): void {
     (done) => Atomics.store(ctrl, CTRL.applied, done),
     () => Atomics.load(ctrl, CTRL.go) === ABORT,
   );
-  trace('apply totals');
+  trace('apply totals', true);
   post({ t: 'applied' });
 }
 

@@ -4,15 +4,18 @@
  * VENV_TOOLS_TRACE=2 also times every call through the `fs` object, and the steps asked to (a
  * pass's end) print each thread's sums since the last one (`readSync:227/13724`: ms / calls). Written with
  * a blocking write so that a worker's lines are not lost when the process exits. Off, it costs
- * one comparison per step. bench/PERFORMANCE.md shows how it was used.
+ * one comparison per step. VENV_TOOLS_TRACE=3 adds, to each line, the CPU time this thread has
+ * used (`cpu 310+120`: user + system ms, from /proc, in steps of 10 ms) and, on the main thread,
+ * the whole process's (`proc 900+300`: V8's compiler and GC threads count there too), then this
+ * isolate's heap used/total, its ArrayBuffers and the process's resident set, in MB. bench/PERFORMANCE.md shows how it was used.
  */
-import { writeSync } from 'node:fs';
+import { readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { isMainThread } from 'node:worker_threads';
 import { fs } from './fs.js';
 
 const level = process.env['VENV_TOOLS_TRACE'];
-const on = level === '1' || level === '2';
+const on = level === '1' || level === '2' || level === '3';
 const sums = new Map<string, { ms: number; calls: number }>();
 
 if (level === '2') {
@@ -42,5 +45,28 @@ export function trace(step: string, totals = false): void {
     for (const [name, s] of sums) line += ` ${name}:${s.ms.toFixed(0)}/${s.calls}`;
     sums.clear();
   }
+  if (level === '3') line += cpuNow();
   writeSync(2, `${line}\n`);
+}
+
+/** ` cpu user+sys` of this thread (Linux), and ` proc user+sys` of the process on the main one. */
+function cpuNow(): string {
+  let out = '';
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const stat = readFileSync('/proc/thread-self/stat', 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out += ` cpu ${Number(f[11]) * 10}+${Number(f[12]) * 10}`;
+  } catch {
+    // not Linux
+  }
+  if (isMainThread) {
+    const u = process.cpuUsage();
+    out += ` proc ${(u.user / 1000).toFixed(0)}+${(u.system / 1000).toFixed(0)}`;
+  }
+  // This isolate's heap, and the process's resident set, in MB.
+  const m = process.memoryUsage();
+  const mb = (n: number) => (n / 1048576).toFixed(0);
+  out += ` heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} ab ${mb(m.arrayBuffers)} rss ${mb(m.rss)}`;
+  return out;
 }

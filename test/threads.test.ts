@@ -36,8 +36,8 @@ async function relocateCopy(
   const venv = await copyVenv(BASIC, python, { appDir: app });
   prepare(venv);
   const r = cli(['relocate', venv.dir, '--to', venv.dir, '--json'], {
-    // The timeline shows which thread did what (src/trace.ts).
-    env: { VENV_TOOLS_THREADS: String(threads), VENV_TOOLS_TRACE: '1' },
+    // The timeline shows which thread did what, with each thread's CPU time (src/trace.ts).
+    env: { VENV_TOOLS_THREADS: String(threads), VENV_TOOLS_TRACE: '3' },
   });
   return {
     venv,
@@ -72,6 +72,13 @@ test('two planning threads write exactly what one thread writes', async (t) => {
     t.regex(two.stderr, new RegExp(`^trace W [\\d.]+ ${step}`, 'm'), `two threads: ${step}`);
   }
   t.notRegex(one.stderr, /^trace W /m, 'one thread');
+  // Level 3: each line ends with the thread's CPU time and the memory figures; the main thread's
+  // also give the whole process's CPU time.
+  t.regex(two.stderr, /^trace W [\d.]+ worker starts cpu \d+\+\d+ heap \d+\/\d+ ab \d+ rss \d+$/m);
+  t.regex(
+    two.stderr,
+    /^trace M [\d.]+ committed cpu \d+\+\d+ proc \d+\+\d+ heap \d+\/\d+ ab \d+ rss \d+$/m,
+  );
   t.regex(one.stderr, /^trace M [\d.]+ apply totals/m);
   t.log(
     `Python ${python.full}: ${one.report.stats.files} files read, ${one.report.changes.length} rewritten, alike on 1 and 2 threads`,

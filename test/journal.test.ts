@@ -216,17 +216,27 @@ test('a file whose head does not change is journaled and written from its first 
   t.is(commonHead(before, before), before.length);
   t.is(commonHead(Buffer.from('x'), Buffer.from('y')), 0);
   const st = { mode: 0o100644, nlink: 1, uid: 0, gid: 0, atimeMs: 1000, mtimeMs: 2000 };
-  const rec = writeRecord('m.pyc', after, before, st);
+  const rec = writeRecord('m.pyc', 'pyc', after, before, st);
   t.like(rec, { op: 'write', offset: 10_001 });
   t.is(rec.op === 'write' ? rec.data.toString() : '', 'srv/new/lib/m.py and more after it');
-  // A small file, or one that changes early, is written whole.
+  // A small file, or one that changes early, is written whole...
   t.is(
-    (writeRecord('s', Buffer.from('/srv/x'), Buffer.from('/old/x'), st) as { offset?: number })
-      .offset,
+    (
+      writeRecord('s', 'shebang', Buffer.from('/srv/x'), Buffer.from('/old/x'), st) as {
+        offset?: number;
+      }
+    ).offset,
     undefined,
   );
+  // ... but for the header of a pyc that stays (16 bytes, or as many as stay).
+  const pyc = Buffer.concat([Buffer.alloc(16, 0x42), Buffer.from('\xe3 /old/x')]);
+  const pycAfter = Buffer.concat([Buffer.alloc(16, 0x42), Buffer.from('\xe3 /srv/x')]);
+  t.like(writeRecord('p.pyc', 'pyc', pycAfter, pyc, st), { op: 'write', offset: 16 });
+  const stamped = Buffer.from(pycAfter);
+  stamped[12] = 0x43; // the source size, after a new source
+  t.like(writeRecord('p.pyc', 'pyc', stamped, pyc, st), { op: 'write', offset: 12 });
   // A hard-linked file is replaced whole, whatever its head.
-  t.like(writeRecord('h', after, before, { ...st, nlink: 2 }), { op: 'replace' });
+  t.like(writeRecord('h', 'pyc', after, before, { ...st, nlink: 2 }), { op: 'replace' });
 
   // Applied on the old file, on a torn one (killed mid-write: a longer mix), and again on the
   // result: the same bytes every time.

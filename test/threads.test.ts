@@ -32,12 +32,13 @@ async function relocateCopy(
   app: string,
   threads: 1 | 2,
   prepare: (venv: BuiltVenv) => void = () => undefined,
+  env: Record<string, string> = {},
 ): Promise<Run> {
   const venv = await copyVenv(BASIC, python, { appDir: app });
   prepare(venv);
   const r = cli(['relocate', venv.dir, '--to', venv.dir, '--json'], {
     // The timeline shows which thread did what, with each thread's CPU time (src/trace.ts).
-    env: { VENV_TOOLS_THREADS: String(threads), VENV_TOOLS_TRACE: '3' },
+    env: { VENV_TOOLS_THREADS: String(threads), VENV_TOOLS_TRACE: '3', ...env },
   });
   return {
     venv,
@@ -54,7 +55,8 @@ test('two planning threads write exactly what one thread writes', async (t) => {
   t.is(one.status, 0, one.stderr);
   const oneState = treeState(app);
   fs.renameSync(app, `${app}-one`);
-  const two = await relocateCopy(app, 2);
+  // Every pyc on the worker, before the .py files are known (src/relocate/plan-files.ts).
+  const two = await relocateCopy(app, 2, undefined, { VENV_TOOLS_MAIN_PYCS: '0' });
   t.is(two.status, 0, two.stderr);
   const twoState = treeState(app);
   t.true(one.report.changes.length > 500, `${one.report.changes.length} files rewritten`);
@@ -72,6 +74,10 @@ test('two planning threads write exactly what one thread writes', async (t) => {
     t.regex(two.stderr, new RegExp(`^trace W [\\d.]+ ${step}`, 'm'), `two threads: ${step}`);
   }
   t.notRegex(one.stderr, /^trace W /m, 'one thread');
+  // So the pyc of the rewritten editable finder was planned again (and came out as on one
+  // thread, above).
+  t.regex(two.stderr, /^trace M [\d.]+ pycs planned again: [1-9]/m);
+  t.notRegex(one.stderr, /pycs planned again/);
   // Level 3: each line ends with the thread's CPU time and the memory figures; the main thread's
   // also give the whole process's CPU time.
   t.regex(two.stderr, /^trace W [\d.]+ worker starts cpu \d+\+\d+ heap \d+\/\d+ ab \d+ rss \d+$/m);
@@ -173,4 +179,46 @@ test('a RECORD that lists pycs with a hash gets their new hashes, on one thread 
   t.log(
     `Python ${python.full}: ${listed.length} pycs listed with a hash, alike on 1 and 2 threads`,
   );
+});
+
+// The worker plans its pycs before the .py files are read; the pyc of a .py the run rewrites (the
+// editable finder's) is planned again once that is known, and has two records in the journal.
+// A hard-linked pyc is replaced rather than written in place, and then the order of its two
+// records matters: such a journal is applied on the main thread alone.
+test('a hard-linked pyc whose source is rewritten comes out as on one thread; its other name keeps the old bytes', async (t) => {
+  const top = freshDir('threads-linked-pyc');
+  const app = path.join(top, 'srv', 'app');
+  let pyc = '';
+  let old: Buffer = Buffer.alloc(0);
+  const prepare = (venv: BuiltVenv) => {
+    const cache = path.join(
+      venv.dir,
+      'lib',
+      `python${python.version}`,
+      'site-packages',
+      '__pycache__',
+    );
+    const name = fs
+      .readdirSync(cache)
+      .find((n) => n.startsWith('__editable__') && n.endsWith('.pyc'));
+    t.truthy(name, 'the editable finder has a pyc');
+    pyc = path.join(cache, name!);
+    old = fs.readFileSync(pyc);
+    fs.linkSync(pyc, path.join(app, 'finder-link.pyc'));
+  };
+  const one = await relocateCopy(app, 1, prepare);
+  t.is(one.status, 0, one.stderr);
+  const oneState = treeState(app);
+  const onePyc = fs.readFileSync(pyc);
+  t.notDeepEqual(onePyc.subarray(0, 16), old.subarray(0, 16), 'the header follows the new source');
+  fs.renameSync(app, `${app}-one`);
+  const two = await relocateCopy(app, 2, prepare, { VENV_TOOLS_MAIN_PYCS: '0' });
+  t.is(two.status, 0, two.stderr);
+  t.regex(two.stderr, /^trace M [\d.]+ pycs planned again: [1-9]/m);
+  t.notRegex(two.stderr, /^trace W [\d.]+ apply totals/m, 'applied by the main thread alone');
+  t.deepEqual(treeDiff(oneState, treeState(app), { mtimes: true }), []);
+  t.deepEqual(fs.readFileSync(pyc), onePyc);
+  t.deepEqual(fs.readFileSync(path.join(app, 'finder-link.pyc')), old, 'the other name');
+  t.is(fs.statSync(pyc).nlink, 1);
+  t.deepEqual(two.report.changes, one.report.changes);
 });

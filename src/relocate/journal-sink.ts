@@ -21,8 +21,10 @@ export interface EditSummary {
   readonly op: 'write' | 'symlink' | 'remove';
 }
 
-/** Below this, a common head is journaled and written again rather than kept. */
+/** Below this, a common head is journaled and written again rather than kept (but see below). */
 const KEEP_HEAD = 4096;
+/** The bytes of a pyc header (12 up to 3.6, which no rewrite of the code object reaches). */
+const PYC_HEADER = 16;
 
 /** How many leading bytes `a` and `b` share. */
 export function commonHead(a: Buffer, b: Buffer): number {
@@ -39,10 +41,11 @@ export function commonHead(a: Buffer, b: Buffer): number {
 /**
  * The journal record that writes a file's new content, keeping its times, mode and links. A
  * file whose head does not change (a pyc before the first path it holds) is written from the
- * first byte that does.
+ * first byte that does, when that is far enough in.
  */
 export function writeRecord(
   rel: ByteString,
+  kind: FileKind,
   bytes: Buffer,
   before: Buffer,
   st: FileStat,
@@ -52,8 +55,12 @@ export function writeRecord(
   if (st.nlink > 1) {
     return { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times };
   }
-  const head = commonHead(bytes, before);
-  if (head < KEEP_HEAD) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
+  let head = commonHead(bytes, before);
+  // A pyc's header is not written when it stays: a pyc planned a second time (plan-files.ts)
+  // differs from its first plan in the header only, so that the two records can be applied in
+  // either order, or at once.
+  if (head < KEEP_HEAD) head = kind === 'pyc' ? Math.min(head, PYC_HEADER) : 0;
+  if (head === 0) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
   return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
 }
 
@@ -148,7 +155,7 @@ export class JournalSink implements EditSink {
   ) {}
 
   write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, st: FileStat): void {
-    this.append(writeRecord(rel, bytes, before, st));
+    this.append(writeRecord(rel, kind, bytes, before, st));
     this.changes.push({ rel, kind, op: 'write' });
   }
 

@@ -20,6 +20,12 @@ import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-rel
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = 4000;
 
+/**
+ * For the tests: VENV_TOOLS_MAIN_PYCS=0 keeps the main thread out of the pyc pass when a worker
+ * plans too, so that every pyc is planned before the .py files are known (see planFiles).
+ */
+const mainPlansPycs = process.env['VENV_TOOLS_MAIN_PYCS'] !== '0';
+
 /** Slots of the Int32Array both threads share. */
 export const CTRL = {
   /** The next file of the other-files pass to claim. */
@@ -28,7 +34,7 @@ export const CTRL = {
   claimPycs: 1,
   /** Bumped by the worker after each message it posts (the main thread waits on it). */
   posted: 2,
-  /** Set by the main thread: GO_PYCS to start the pyc pass, ABORT to stop. */
+  /** Set by the main thread: GO_APPLY to start applying, ABORT to stop. */
   go: 3,
   /** Set by the worker when it stops, for whatever reason. */
   exited: 4,
@@ -42,15 +48,16 @@ export const CTRL = {
   init: 8,
   /** The next chunk of the committed journal to apply (both threads claim). */
   claimApply: 9,
+  /** Set by the worker before it claims any other file (once the pycs are all claimed). */
+  othersJoined: 10,
 } as const;
-const CTRL_SLOTS = 10;
+const CTRL_SLOTS = 11;
 export const DROPPED = 2;
 /**
  * The worker waits while this many of its batches (1 MiB each) wait to be written. With the one
  * it fills and the one it just took, it never has more than MAX_IN_FLIGHT + 2 batch buffers.
  */
 export const MAX_IN_FLIGHT = 4;
-export const GO_PYCS = 1;
 export const ABORT = 2;
 export const GO_APPLY = 3;
 
@@ -74,28 +81,30 @@ export interface WorkerInit {
   readonly mappings: ReadonlyArray<{ from: ByteString; to: ByteString }>;
   readonly along: { index: number; root2: Mapping; old: ByteString } | undefined;
   readonly needles: readonly ByteString[];
+  /** The RECORDs, for the worker to note before its pycs. */
+  readonly records: readonly ByteString[];
   readonly others: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
   readonly pycs: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
-}
-
-/** What starts the worker's pyc pass: every new .py source, and the pycs RECORDs hash. */
-export interface WorkerPycsGo {
-  readonly sources: Array<[ByteString, Uint8Array]>;
-  readonly hashWanted: readonly ByteString[];
 }
 
 /** Messages from the worker thread. */
 export type WorkerMessage =
   | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: EditSummary[] }
   | {
-      t: 'sources';
-      sources: Array<[ByteString, Uint8Array]>;
-      updates: ReturnType<Planner['findings']>['updates'];
+      t: 'noted';
+      /** The pycs the RECORDs list with a hash. */
+      hashWanted: ByteString[];
+      /** The RECORDs that list no pyc with a hash, and those that do. */
+      early: ByteString[];
+      late: ByteString[];
     }
   | { t: 'applied' }
   | {
       t: 'done';
       findings: ReturnType<Planner['findings']>;
+      /** New .py contents (from the other files it planned last) and pycs planned with one. */
+      sources: Array<[ByteString, Uint8Array]>;
+      stamped: ByteString[];
       counterparts: Array<[ByteString, boolean]>;
       largeBinaries: LargeBinary[];
       filesRead: number;
@@ -170,6 +179,28 @@ export function claimEach(
   }
 }
 
+/**
+ * Read each RECORD and note which pycs it lists with a hash (only a pyc's hash is made on
+ * demand, so this comes before any pyc is planned). `early`: the RECORDs that list none, which
+ * can be rewritten as soon as every other file is planned; `late`: those that wait for the pycs.
+ */
+export function noteRecords(
+  records: readonly ByteString[],
+  searcher: FileSearcher,
+  planner: Planner,
+  clock: PhaseClock,
+): { early: ByteString[]; late: ByteString[] } {
+  const early: ByteString[] = [];
+  const late: ByteString[] = [];
+  for (const rel of records) {
+    const r = clock.read(() => searcher.read(rel, true));
+    const waits = r === undefined || clock.plan(() => planner.noteRecord(rel, r.bytes));
+    (waits ? late : early).push(rel);
+  }
+  trace('records noted');
+  return { early, late };
+}
+
 /** Times reads and planning steps, for the phase report. */
 export class PhaseClock {
   tRead = 0;
@@ -193,9 +224,11 @@ export class PhaseClock {
 /**
  * Read every file once and plan it (DESIGN.md "scan -> plan"), in the orders the Planner needs:
  * RECORDs noted first, then the other files, then the pycs, then the RECORDs rewritten and the
- * symlinks. With two threads, a worker claims files from the same shared counters as this thread,
- * encodes its edits as journal frames and hands them over in batches; the two meet between the
- * passes (the pycs need every new .py source) and at the end.
+ * symlinks. With two threads, a worker notes the RECORDs and plans the pycs while this thread
+ * plans the other files; each then helps with the other's list, claiming files from the same
+ * shared counters. The worker encodes its edits as journal frames and hands them over in
+ * batches. Its pycs are planned before the .py files are known, so those of a .py this run
+ * rewrites are planned again at the end (Planner.pycAgain).
  */
 export function planFiles(input: PlanFilesInput): PlanFilesResult {
   const { root } = input;
@@ -240,7 +273,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     input.frames !== undefined &&
     (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
   ) {
-    worker = beginWork(input.spare, input, { others, pycs });
+    worker = beginWork(input.spare, input, { others, pycs, records });
   } else {
     input.spare?.close();
   }
@@ -250,24 +283,24 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   let filesRead = 0;
   let bytesRead = 0;
   const largeBinaries: LargeBinary[] = [];
-  const earlyRecords: ByteString[] = [];
-  const lateRecords: ByteString[] = [];
+  let earlyRecords: ByteString[] = [];
+  let lateRecords: ByteString[] = [];
   const planRecords = (list: readonly ByteString[]) => {
     for (const rel of list) {
       const r = clock.read(() => searcher.readAgain(rel));
       if (r !== undefined) clock.plan(() => planner.record(rel, r.bytes, r.stat));
     }
   };
+  const noteHere = () => {
+    ({ early: earlyRecords, late: lateRecords } = noteRecords(records, searcher, planner, clock));
+  };
+  let fixed = 0;
+  let fixedLinked = 0;
   try {
     const drain = worker?.drain ?? (() => undefined);
-    // Which pycs the RECORDs list with a hash (only a pyc's hash is made on demand). The
-    // worker meanwhile starts on the other files.
-    for (const rel of records) {
-      const r = clock.read(() => searcher.read(rel, true));
-      const waits = r === undefined || clock.plan(() => planner.noteRecord(rel, r.bytes));
-      (waits ? lateRecords : earlyRecords).push(rel);
-    }
-    trace('records noted');
+    // With a worker, it notes the RECORDs and then plans the pycs while this thread plans the
+    // other files: each thread's isolate then compiles and warms up the code of one pass only.
+    if (worker === undefined) noteHere();
     claimEach(
       others,
       ctrl,
@@ -281,8 +314,8 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     trace('others planned', true);
     searcher.shrink();
     // A worker that has not begun by now (slow to boot, or it failed to) is let go: it has
-    // claimed nothing, and this thread did its share. It finds that out if it begins later.
-    // Two threads asked for by name are waited for (a while: a worker that cannot load never
+    // claimed nothing, and this thread does all. It finds that out if it begins later. Two
+    // threads asked for by name are waited for (a while: a worker that cannot load never
     // begins), so that they are used even on a small venv.
     if (worker !== undefined && input.threads !== 'auto') {
       Atomics.wait(ctrl, CTRL.started, 0, 30_000);
@@ -290,43 +323,77 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     if (worker !== undefined && Atomics.compareExchange(ctrl, CTRL.started, 0, DROPPED) === 0) {
       worker.close();
       worker = undefined;
+      noteHere();
     }
+    // Every new .py is known here unless the worker planned other files too (it joins them once
+    // the pycs are all claimed): then the RECORDs wait for its findings.
+    let sourcesKnown = true;
     if (worker !== undefined) {
-      // The pycs need every new .py source, the worker's included; the worker needs ours.
-      const met = worker.waitFor('sources');
-      planner.addSources(met.sources);
-      planner.absorbUpdates(met.updates);
-      trace('pycs start');
-      worker.startPycs({ sources: planner.sources(), hashWanted: planner.wantedHashes() });
+      const noted = worker.waitFor('noted');
+      planner.wantHashes(noted.hashWanted);
+      earlyRecords = noted.early;
+      lateRecords = noted.late;
+      sourcesKnown = Atomics.load(ctrl, CTRL.othersJoined) === 0;
     }
-    // The RECORDs that list no pyc with a hash have every new hash they need: rewritten now,
-    // while the worker starts on the pycs (small: read again rather than kept).
-    planRecords(earlyRecords);
-    claimEach(
-      pycs,
-      ctrl,
-      CTRL.claimPycs,
-      (rel) => {
-        const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
-        if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
-      },
-      drain,
-    );
+    if (sourcesKnown) {
+      // Rewritten now, while the worker plans pycs (small: read again rather than kept).
+      planRecords(earlyRecords);
+    } else {
+      lateRecords = [...earlyRecords, ...lateRecords];
+    }
+    trace('pycs start');
+    if (worker === undefined || mainPlansPycs) {
+      claimEach(
+        pycs,
+        ctrl,
+        CTRL.claimPycs,
+        (rel) => {
+          const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
+          if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
+        },
+        drain,
+      );
+    }
     trace('pycs planned');
     if (worker !== undefined) {
       const done = worker.waitFor('done');
       trace('worker planned');
       planner.absorb(done.findings);
+      planner.addSources(done.sources);
+      planner.addStamped(done.stamped);
       for (const [rest, ok] of done.counterparts) input.counterparts.set(rest, ok);
       largeBinaries.push(...done.largeBinaries);
       filesRead += done.filesRead;
       bytesRead += done.bytesRead;
       tRead += done.tRead;
       tPlan += done.tPlan;
+      // The worker planned its pycs before the .py files were read. The pycs of a .py this run
+      // rewrites (rare: a .py seldom holds the venv's path) are planned again, here.
+      if (planner.sources().length > 0) {
+        for (let i = 0; i < pycs.length; i++) {
+          const rel = pycs.get(i);
+          if (!planner.followsSource(rel)) continue;
+          const r = clock.read(() => searcher.readAgain(rel));
+          if (r !== undefined && clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat))) {
+            fixed++;
+            if (r.stat.nlink > 1) fixedLinked++;
+          }
+        }
+        trace(`pycs planned again: ${fixed}`);
+      }
     }
   } catch (err) {
     worker?.close();
     throw err;
+  }
+  const threads = worker === undefined ? 1 : 2;
+  // Two in-place writes of one pyc can be applied in either order, or at once: they write the
+  // same bytes from the end of its header on (Planner.pycAgain). A hard-linked pyc is replaced
+  // instead (a new file renamed over it): the last rename wins, so its two records must be
+  // applied in journal order, by this thread alone.
+  if (fixedLinked > 0) {
+    worker?.close();
+    worker = undefined;
   }
 
   planRecords(lateRecords);
@@ -359,7 +426,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     tWalk,
     tRead: clock.tRead + tRead,
     tPlan: clock.tPlan + tPlan,
-    threads: worker === undefined ? 1 : 2,
+    threads,
     helper: worker,
   };
 }
@@ -369,9 +436,7 @@ interface WorkerHandle extends ApplyHelper {
   /** Handle every message the worker has posted so far. */
   drain(): void;
   /** Wait for the worker's message of type `t`, handling the others meanwhile. */
-  waitFor<T extends 'sources' | 'done' | 'applied'>(t: T): Extract<WorkerMessage, { t: T }>;
-  /** Send the new .py sources and the hashes wanted, and start the pyc pass. */
-  startPycs(go: WorkerPycsGo): void;
+  waitFor<T extends 'noted' | 'done' | 'applied'>(t: T): Extract<WorkerMessage, { t: T }>;
   /** Stop the worker wherever it is, and let it go. */
   close(): void;
 }
@@ -437,7 +502,7 @@ export function spawnPlanWorker(): SpareWorker | undefined {
 function beginWork(
   spare: SpareWorker,
   input: PlanFilesInput,
-  lists: { others: PathList; pycs: PathList },
+  lists: { others: PathList; pycs: PathList; records: ByteString[] },
 ): WorkerHandle {
   const { ctrl, port: port1 } = spare;
   const init: WorkerInit = {
@@ -446,6 +511,7 @@ function beginWork(
     mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
     along: input.along,
     needles: input.needles.map(fromBytes),
+    records: lists.records,
     others: { bytes: lists.others.bytes, ends: lists.others.ends },
     pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends },
   };
@@ -491,11 +557,6 @@ function beginWork(
         }
         Atomics.wait(ctrl, CTRL.posted, seq, 1000);
       }
-    },
-    startPycs(go) {
-      port1.postMessage(go);
-      Atomics.store(ctrl, CTRL.go, GO_PYCS);
-      Atomics.notify(ctrl, CTRL.go);
     },
     start(bounds) {
       port1.postMessage(bounds);

@@ -216,7 +216,9 @@ const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
  * content (DESIGN.md "scan -> plan -> apply"). Three orders matter, and the caller keeps them:
  * RECORDs are noted before the pycs (to know which pycs need a new hash), every other file
  * before the pycs (a pyc whose source .py this run rewrites needs the new source), and each
- * RECORD is rewritten after every file whose new hash it needs. Never parses a file that holds no mapped path.
+ * RECORD is rewritten after every file whose new hash it needs. A caller that plans pycs before
+ * every .py is known (another thread's pycs) plans those of a rewritten .py again (pycAgain).
+ * Never parses a file that holds no mapped path.
  */
 export class Planner {
   private readonly binaries: BinaryHit[] = [];
@@ -225,6 +227,8 @@ export class Planner {
   private readonly newSources = new Map<ByteString, Buffer>();
   /** Pycs some RECORD lists with a hash; their new hash and size (and every other file's). */
   private readonly hashWanted = new Set<ByteString>();
+  /** Pycs planned here with their source's new content (their header already follows it). */
+  private readonly stamped = new Set<ByteString>();
   private readonly updates = new Map<ByteString, RecordUpdate>();
   private readonly newRoot: ByteString;
   private out = Buffer.allocUnsafe(1 << 16);
@@ -300,6 +304,7 @@ export class Planner {
   pyc(rel: ByteString, bytes: Buffer, stat: FileStat): void {
     const source = sourceOfPyc(rel);
     const newSource = this.newSources.get(source);
+    if (newSource !== undefined) this.stamped.add(rel);
     const { mappings } = this;
     let out: Buffer | undefined;
     // Into one reused buffer: the sink is done with each result before the next pyc.
@@ -330,6 +335,41 @@ export class Planner {
     }
     if (out === undefined || out.equals(bytes)) return;
     this.wrote(rel, 'pyc', out, bytes, stat);
+  }
+
+  /**
+   * A pyc planned before its source .py was known to change (by another thread, or before that
+   * thread's .py files came in), now that it is: planned again with the new source. The first plan
+   * stands unless the header changes: it already rewrote the body, and a pyc it could not rewrite
+   * was removed or failed the run. Otherwise this writes the whole new pyc, which equals the first
+   * plan's from the end of the header on: applied after it (or before it), the file comes out the
+   * same. Returns whether it wrote.
+   */
+  pycAgain(rel: ByteString, bytes: Buffer, stat: FileStat): boolean {
+    const newSource = this.newSources.get(sourceOfPyc(rel));
+    if (newSource === undefined || this.stamped.has(rel)) return false;
+    this.stamped.add(rel);
+    let out: Buffer | undefined;
+    try {
+      out = rewritePyc(bytes, { mappings: this.mappings, newSource, alloc: this.scratch });
+    } catch (err) {
+      if (err instanceof RewriteError) return false;
+      throw err;
+    }
+    // A header is 16 bytes (12 up to 3.6, whose next 4 no rewrite touches).
+    if (out === undefined || out.compare(bytes, 0, 16, 0, 16) === 0) return false;
+    this.wrote(rel, 'pyc', out, bytes, stat);
+    return true;
+  }
+
+  /** The pycs this planner planned with their source's new content. */
+  stampedPycs(): ByteString[] {
+    return [...this.stamped];
+  }
+
+  /** Pycs another thread planned with their source's new content. */
+  addStamped(list: Iterable<ByteString>): void {
+    for (const rel of list) this.stamped.add(rel);
   }
 
   /**
@@ -405,11 +445,6 @@ export class Planner {
     updates: Array<[ByteString, RecordUpdate]>;
   } {
     return { binaries: this.binaries, warnings: this.warnings, updates: [...this.updates] };
-  }
-
-  /** Take in the new hashes another thread made so far (before RECORDs are rewritten). */
-  absorbUpdates(updates: Iterable<readonly [ByteString, RecordUpdate]>): void {
-    for (const [rel, u] of updates) this.updates.set(rel, u);
   }
 
   /** Take in another thread's findings, before the last RECORDs are rewritten. */

@@ -1,6 +1,7 @@
 /**
- * The second planning thread (see plan-files.ts): claims files from the counters it shares with
- * the main thread, reads and plans them, and hands its edits over as journal frames. Only the
+ * The second planning thread (see plan-files.ts): notes the RECORDs, then plans the pycs while
+ * the main thread plans the other files, then helps with those. It claims files from the
+ * counters it shares with the main thread and hands its edits over as journal frames. Only the
  * main thread writes the journal; once it is committed, both threads apply chunks of it.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -18,14 +19,13 @@ import {
   claimEach,
   CTRL,
   GO_APPLY,
-  GO_PYCS,
   isRegularFile,
   MAX_IN_FLIGHT,
+  noteRecords,
   PhaseClock,
   type WorkerBoot,
   type WorkerInit,
   type WorkerMessage,
-  type WorkerPycsGo,
 } from './plan-files.js';
 import { Planner, type EditSink } from './plan-relocation.js';
 
@@ -89,7 +89,7 @@ function run(): void {
   };
   const sink: EditSink = {
     write: (rel, kind, bytes, before, st) =>
-      add(writeRecord(rel, bytes, before, st), { rel, kind, op: 'write' }),
+      add(writeRecord(rel, kind, bytes, before, st), { rel, kind, op: 'write' }),
     symlink: (rel, target) =>
       add({ op: 'symlink', rel, target }, { rel, kind: 'symlink', op: 'symlink' }),
     remove: (rel) => add({ op: 'remove', rel }, { rel, kind: 'pyc-removed', op: 'remove' }),
@@ -103,30 +103,29 @@ function run(): void {
   const searcher = new FileSearcher(init.root, init.needles.map(toBytes));
   const clock = new PhaseClock();
 
+  // Which pycs the RECORDs list with a hash, before any pyc is planned (here and there).
+  const { early, late } = noteRecords(init.records, searcher, planner, clock);
+  post({ t: 'noted', hashWanted: planner.wantedHashes(), early, late });
+  // The pycs, before the .py files are known (plan-files.ts plans again those of a .py the run
+  // rewrites), then whatever other files the main thread has not claimed yet.
+  claimEach(new PathList(init.pycs.bytes, init.pycs.ends), ctrl, CTRL.claimPycs, (rel) => {
+    const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
+    if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
+  });
+  trace('pycs planned', true);
+  searcher.shrink();
+  Atomics.store(ctrl, CTRL.othersJoined, 1);
   claimEach(new PathList(init.others.bytes, init.others.ends), ctrl, CTRL.claimOthers, (rel) => {
     const r = clock.read(() => searcher.read(rel));
     if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
   });
   flush();
   trace('others planned', true);
-  searcher.shrink();
-  post({ t: 'sources', sources: planner.sources(), updates: planner.findings().updates });
-  while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);
-  if (Atomics.load(ctrl, CTRL.go) !== GO_PYCS) return;
-  const go = receiveMessageOnPort(port)?.message as WorkerPycsGo;
-  trace('pycs start');
-  planner.addSources(go.sources);
-  planner.wantHashes(go.hashWanted);
-
-  claimEach(new PathList(init.pycs.bytes, init.pycs.ends), ctrl, CTRL.claimPycs, (rel) => {
-    const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
-    if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
-  });
-  flush();
-  trace('pycs planned');
   post({
     t: 'done',
     findings: planner.findings(),
+    sources: planner.sources(),
+    stamped: planner.stampedPycs(),
     counterparts: [...counterparts],
     largeBinaries: searcher.largeBinaries,
     filesRead: searcher.filesRead,
@@ -136,7 +135,7 @@ function run(): void {
   });
 
   // Then, once the journal is committed, help apply it: claim chunks until none is left.
-  while (Atomics.load(ctrl, CTRL.go) === GO_PYCS) Atomics.wait(ctrl, CTRL.go, GO_PYCS, 1000);
+  while (Atomics.load(ctrl, CTRL.go) === 0) Atomics.wait(ctrl, CTRL.go, 0, 1000);
   if (Atomics.load(ctrl, CTRL.go) !== GO_APPLY) return;
   trace('plan totals', true);
   const bounds = receiveMessageOnPort(port)?.message as number[];

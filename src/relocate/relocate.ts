@@ -307,6 +307,8 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         summaries = edits;
       }
       summaries.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      // A pyc planned again once its new source was known (plan-files.ts) has two records.
+      summaries = summaries.filter((e, i) => i === 0 || e.rel !== summaries[i - 1]!.rel);
       const changes: Change[] = summaries.map((e) => ({
         path: bytesToUtf8(e.rel),
         kind: e.kind,

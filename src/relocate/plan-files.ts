@@ -201,6 +201,17 @@ export function noteRecords(
   return { early, late };
 }
 
+/** The pycs whose source .py the planner has new content for. */
+function pycsOfNewSources(pycs: PathList, planner: Planner): ByteString[] {
+  const out: ByteString[] = [];
+  if (planner.sources().length === 0) return out;
+  for (let i = 0; i < pycs.length; i++) {
+    const rel = pycs.get(i);
+    if (planner.followsSource(rel)) out.push(rel);
+  }
+  return out;
+}
+
 /** Times reads and planning steps, for the phase report. */
 export class PhaseClock {
   tRead = 0;
@@ -341,6 +352,10 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     } else {
       lateRecords = [...earlyRecords, ...lateRecords];
     }
+    // The worker plans its pycs before the .py files are read: those of a .py this run rewrites
+    // (rare: a .py seldom holds the venv's path) are planned again at the end. Found now, while
+    // the worker is still busy, for the .py files this thread rewrote.
+    const again = worker === undefined ? [] : pycsOfNewSources(pycs, planner);
     trace('pycs start');
     if (worker === undefined || mainPlansPycs) {
       claimEach(
@@ -367,20 +382,19 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       bytesRead += done.bytesRead;
       tRead += done.tRead;
       tPlan += done.tPlan;
-      // The worker planned its pycs before the .py files were read. The pycs of a .py this run
-      // rewrites (rare: a .py seldom holds the venv's path) are planned again, here.
-      if (planner.sources().length > 0) {
-        for (let i = 0; i < pycs.length; i++) {
-          const rel = pycs.get(i);
-          if (!planner.followsSource(rel)) continue;
-          const r = clock.read(() => searcher.readAgain(rel));
-          if (r !== undefined && clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat))) {
-            fixed++;
-            if (r.stat.nlink > 1) fixedLinked++;
-          }
+      // The worker's new .py files (from the other files it planned last), rarely any.
+      const all =
+        done.sources.length > 0
+          ? [...new Set([...again, ...pycsOfNewSources(pycs, planner)])]
+          : again;
+      for (const rel of all) {
+        const r = clock.read(() => searcher.readAgain(rel));
+        if (r !== undefined && clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat))) {
+          fixed++;
+          if (r.stat.nlink > 1) fixedLinked++;
         }
-        trace(`pycs planned again: ${fixed}`);
       }
+      if (all.length > 0) trace(`pycs planned again: ${fixed}`);
     }
   } catch (err) {
     worker?.close();

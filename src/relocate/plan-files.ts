@@ -202,12 +202,13 @@ export function noteRecords(
 }
 
 /** The pycs whose source .py the planner has new content for. */
-function pycsOfNewSources(pycs: PathList, planner: Planner): ByteString[] {
+function pycsOfNewSources(pycs: PathList, planner: Planner, between: () => void): ByteString[] {
   const out: ByteString[] = [];
   if (planner.sources().length === 0) return out;
   for (let i = 0; i < pycs.length; i++) {
     const rel = pycs.get(i);
     if (planner.followsSource(rel)) out.push(rel);
+    if ((i & 255) === 255) between();
   }
   return out;
 }
@@ -296,10 +297,12 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   const largeBinaries: LargeBinary[] = [];
   let earlyRecords: ByteString[] = [];
   let lateRecords: ByteString[] = [];
-  const planRecords = (list: readonly ByteString[]) => {
+  // While the worker still plans, its batches are written between two RECORDs, lest it wait.
+  const planRecords = (list: readonly ByteString[], between = () => {}) => {
     for (const rel of list) {
       const r = clock.read(() => searcher.readAgain(rel));
       if (r !== undefined) clock.plan(() => planner.record(rel, r.bytes, r.stat));
+      between();
     }
   };
   const noteHere = () => {
@@ -348,14 +351,14 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     }
     if (sourcesKnown) {
       // Rewritten now, while the worker plans pycs (small: read again rather than kept).
-      planRecords(earlyRecords);
+      planRecords(earlyRecords, drain);
     } else {
       lateRecords = [...earlyRecords, ...lateRecords];
     }
     // The worker plans its pycs before the .py files are read: those of a .py this run rewrites
     // (rare: a .py seldom holds the venv's path) are planned again at the end. Found now, while
     // the worker is still busy, for the .py files this thread rewrote.
-    const again = worker === undefined ? [] : pycsOfNewSources(pycs, planner);
+    const again = worker === undefined ? [] : pycsOfNewSources(pycs, planner, drain);
     trace('pycs start');
     if (worker === undefined || mainPlansPycs) {
       claimEach(
@@ -385,7 +388,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       // The worker's new .py files (from the other files it planned last), rarely any.
       const all =
         done.sources.length > 0
-          ? [...new Set([...again, ...pycsOfNewSources(pycs, planner)])]
+          ? [...new Set([...again, ...pycsOfNewSources(pycs, planner, () => {})])]
           : again;
       for (const rel of all) {
         const r = clock.read(() => searcher.readAgain(rel));

@@ -391,6 +391,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
           ? [...new Set([...again, ...pycsOfNewSources(pycs, planner, () => {})])]
           : again;
       for (const rel of all) {
+        if (!planner.needsAgain(rel)) continue; // this thread planned it with its new source
         const r = clock.read(() => searcher.readAgain(rel));
         if (r !== undefined && clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat))) {
           fixed++;

@@ -347,7 +347,7 @@ export class Planner {
    */
   pycAgain(rel: ByteString, bytes: Buffer, stat: FileStat): boolean {
     const newSource = this.newSources.get(sourceOfPyc(rel));
-    if (newSource === undefined || this.stamped.has(rel)) return false;
+    if (newSource === undefined || !this.needsAgain(rel)) return false;
     this.stamped.add(rel);
     let out: Buffer | undefined;
     try {
@@ -360,6 +360,11 @@ export class Planner {
     if (out === undefined || out.compare(bytes, 0, 16, 0, 16) === 0) return false;
     this.wrote(rel, 'pyc', out, bytes, stat);
     return true;
+  }
+
+  /** True for a pyc whose source has new content and that was not planned with it. */
+  needsAgain(rel: ByteString): boolean {
+    return this.followsSource(rel) && !this.stamped.has(rel);
   }
 
   /** The pycs this planner planned with their source's new content. */

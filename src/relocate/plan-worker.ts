@@ -121,6 +121,7 @@ function run(): void {
   });
   flush();
   trace('others planned', true);
+  searcher.shrink();
   post({
     t: 'done',
     findings: planner.findings(),

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { utf8ToBytes } from '../src/path-boundary.js';
 import { JOURNAL_NAME, parseJournal, writeJournal } from '../src/relocate/journal.js';
-import { LOCK_NAME } from '../src/relocate/lock.js';
+import { acquireLock, breakStale, LOCK_NAME } from '../src/relocate/lock.js';
 import { cli, diffSnapshots, snapshotTree } from './helpers/cli.js';
 import {
   leftovers,
@@ -362,6 +362,33 @@ test('many processes racing to take over one stale lock: exactly one wins, the o
   t.log(
     `${R} rounds of ${K} processes against a stale lock; rounds without exactly one winner: ${doubles}`,
   );
+});
+
+test('a takeover that judged a lock stale leaves alone the live lock that took its inode number', (t) => {
+  // The race behind a double grant seen once in CI: a run reads the stale lock (inode S) and is
+  // preempted; another run takes the lock over and deletes S; a third links its new lock, which
+  // ext4 gives the freed inode number S. The first run then breaks "inode S": a live lock.
+  const dir = freshDir('lock-aba');
+  const lock = path.join(dir, LOCK_NAME);
+  fs.writeFileSync(lock, `${deadPid()}\n`);
+  const staleIno = fs.lstatSync(lock).ino;
+  fs.unlinkSync(lock);
+  const live = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.teardown(() => live.kill('SIGKILL'));
+  const candidate = path.join(dir, `${LOCK_NAME}.${live.pid}.c4nd`);
+  fs.writeFileSync(candidate, `${live.pid}\n`);
+  fs.linkSync(candidate, lock);
+  fs.unlinkSync(candidate);
+  const ino = fs.lstatSync(lock).ino;
+  t.log(`the live lock ${ino === staleIno ? 'reused' : 'did not reuse'} the stale inode number`);
+  // Whether or not this filesystem reused the number, the run arrives with the live lock's.
+  breakStale(utf8ToBytes(dir), Buffer.from(lock), ino);
+  t.deepEqual(fs.readdirSync(dir), [LOCK_NAME]);
+  t.is(fs.lstatSync(lock).ino, ino);
+  t.is(fs.readFileSync(lock, 'utf8'), `${live.pid}\n`);
+  const err = t.throws(() => acquireLock(utf8ToBytes(dir)));
+  t.regex(err?.message ?? '', new RegExp(`pid ${live.pid} holds`));
+  t.deepEqual(fs.readdirSync(dir), [LOCK_NAME]);
 });
 
 test('a stale lock is taken over even with the leftovers of killed runs beside it, which are swept', async (t) => {

@@ -30,6 +30,14 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Whether a lock naming `pid` is stale: its pid is unreadable or gone, or is our own (a
+ * leftover of a previous container that had our pid).
+ */
+function staleHolder(pid: number): boolean {
+  return !(Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid));
+}
+
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Sleep without an event loop (the whole pipeline is synchronous). */
@@ -81,11 +89,12 @@ function readHolder(p: Buffer): { pid: number; ino: number } | undefined {
  * Unlinking by name is not enough: two processes that both saw the stale lock would both unlink
  * "the lock", and the second would remove the fresh lock the first had just taken. So a
  * takeover first hard-links the current lock to BREAK_NAME, which only one process can create.
- * Its holder checks that the link is the stale inode it judged: then no one else can remove or
- * replace the lock (a new lock is only ever linked where there is none), and it removes it by
- * renaming it aside and checking the inode once more before deleting it.
+ * Its holder checks that the link is the stale inode it judged and still names a pid that is
+ * gone: then no one else can remove or replace the lock (a new lock is only ever linked where
+ * there is none), and it removes it by renaming it aside and checking the inode once more
+ * before deleting it. Exported for the tests.
  */
-function breakStale(root: ByteString, lockP: Buffer, ino: number): void {
+export function breakStale(root: ByteString, lockP: Buffer, ino: number): void {
   const brk = toBytes(`${root}/${BREAK_NAME}`);
   try {
     fs.linkSync(lockP, brk);
@@ -103,7 +112,12 @@ function breakStale(root: ByteString, lockP: Buffer, ino: number): void {
     return;
   }
   try {
-    if (fs.lstatSync(brk).ino !== ino) return; // the lock changed hands since we read it
+    // Judge again what the link holds: while it exists its inode cannot be freed and reused,
+    // so the pid it holds is the lock's. The inode alone is not enough: the stale lock may have
+    // been taken over and deleted since we read it, and the next lock created in its place
+    // (a live run's) may have been given the same inode number, which ext4 reuses at once.
+    const now = readHolder(brk);
+    if (now === undefined || now.ino !== ino || !staleHolder(now.pid)) return;
     const grave = toBytes(`${root}/${LOCK_PREFIX}stale.${unique()}`);
     try {
       fs.renameSync(lockP, grave);
@@ -216,14 +230,14 @@ export function acquireLock(rootAbs: ByteString): () => void {
       const holder = readHolder(lockP);
       if (holder === undefined) continue;
       const { pid } = holder;
-      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && pidAlive(pid)) {
+      if (!staleHolder(pid)) {
         throw new VenvToolsError(
           'LOCKED',
           `a relocation is in progress on this venv (pid ${pid} holds ${shown}). Wait for it to finish; if pid ${pid} is not venv-tools, remove ${shown}.`,
           shown,
         );
       }
-      // Stale: its owner is gone (a pid of our own is a leftover of a previous container).
+      // Stale: its owner is gone.
       try {
         breakStale(rootAbs, lockP, holder.ino);
       } catch (err) {

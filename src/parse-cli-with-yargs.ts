@@ -5,6 +5,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { isCompatArgv, UsageError, type CliRequest } from './cli-args.js';
+import { packageVersion } from './version.js';
 
 const PARSER_CONFIG = {
   'camel-case-expansion': true,
@@ -46,7 +47,7 @@ function base(argv: readonly string[]): Argv {
     .wrap(Math.min(100, process.stdout.columns || 100))
     .help()
     .alias('h', 'help')
-    .version(false);
+    .version(packageVersion());
 }
 
 function compatParser(argv: readonly string[]): Argv {

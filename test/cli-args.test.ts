@@ -185,7 +185,7 @@ test('completion prints a script, and answers completion queries with commands a
   t.deepEqual(await ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
   t.true((await ask('relocate', '--')).includes('--diff'));
   t.true((await ask('reinit', '--')).includes('--diff'));
-  t.deepEqual(await ask('scan', '--'), ['--help', '--json']);
+  t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json']);
   // Even a line that holds --update-path is answered, never run.
   t.like(await parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
     mode: 'output',

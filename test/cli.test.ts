@@ -36,6 +36,19 @@ function movedVenv(label: string): { top: string; old: string; venv: string } {
   return { top, old, venv: path.join(top, 'srv', 'app', 'r1', 'venv') };
 }
 
+test('--version prints the version in package.json and exits 0', (t) => {
+  const pkg = JSON.parse(
+    fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  t.regex(pkg.version, /^\d+\.\d+\.\d+/);
+  for (const argv of [['--version'], ['relocate', '--version']]) {
+    const r = cli(argv);
+    t.is(r.status, 0, r.stderr);
+    t.is(r.stdout, `${pkg.version}\n`);
+    t.is(r.stderr, '');
+  }
+});
+
 test("--update-path prints virtualenv-tools' Updated line on stdout and nothing else", (t) => {
   t.log(`python ${python.full} (${python.exe})`);
   const { old, venv } = movedVenv('updated');

@@ -11,12 +11,18 @@
 // yargs and chalk stay outside: only some commands load them, when they run. Source maps chain
 // to the TypeScript sources through tsc's own maps.
 import { build } from 'esbuild';
-import { chmodSync } from 'node:fs';
+import { chmodSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dist = join(root, 'dist');
+
+// Chunks and lazily loaded parts are named by a hash of their content: those of earlier builds
+// would pile up beside the new.
+for (const name of readdirSync(join(dist, 'bin'))) {
+  if (/^[\w.-]+-[A-Z0-9]{8}\.js(\.map)?$/.test(name)) rmSync(join(dist, 'bin', name));
+}
 
 await build({
   entryPoints: {

@@ -2,13 +2,13 @@
  * A timeline for performance work: with VENV_TOOLS_TRACE=1 each thread prints, to stderr, a line
  * per step it reaches (`trace M 212.4 walk end`: thread, ms since the process started, step).
  * VENV_TOOLS_TRACE=2 also times every call through the `fs` object, and the steps asked to (a
- * pass's end) print each thread's sums since the last one (`readSync:227/13724`: ms / calls). Written with
- * a blocking write so that a worker's lines are not lost when the process exits. Off, it costs
- * one comparison per step. VENV_TOOLS_TRACE=3 adds, to each line, the CPU time this thread has
- * used (`cpu 310+120`: user + system ms, from /proc, in steps of 10 ms) and, on the main thread,
- * the whole process's (`proc 900+300`: V8's compiler and GC threads count there too), then this
- * isolate's heap used/total, its ArrayBuffers and the process's resident set, in MB.
- * bench/PERFORMANCE.md shows how it was used.
+ * pass's end) print each thread's sums since the last one (`readSync:227/13724`: ms / calls).
+ * Written with a blocking write so that a worker's lines are not lost when the process exits.
+ * Off, it costs one comparison per step. VENV_TOOLS_TRACE=3 adds, to each line, the CPU time
+ * this thread has used (`cpu 310+120`: user + system ms, from /proc, in steps of 10 ms) and, on
+ * the main thread, the whole process's (`proc 900+300`: V8's compiler and GC threads count there
+ * too), then this isolate's heap used/total, its ArrayBuffers and the process's resident set, in
+ * MB. bench/PERFORMANCE.md shows how it was used.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';

@@ -4,6 +4,7 @@ import type { FileKind } from '../kinds.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { trace } from '../trace.js';
 import { applyJournal } from './apply-journal.js';
+import { PYC_HEADER_MAX } from './pyc/pyc-header.js';
 import {
   frames,
   JOURNAL_NAME,
@@ -23,8 +24,6 @@ export interface EditSummary {
 
 /** Below this, a common head is journaled and written again rather than kept (but see below). */
 const KEEP_HEAD = 4096;
-/** The bytes of a pyc header (12 up to 3.6, which no rewrite of the code object reaches). */
-const PYC_HEADER = 16;
 
 /** How many leading bytes `a` and `b` share. */
 export function commonHead(a: Buffer, b: Buffer): number {
@@ -59,7 +58,7 @@ export function writeRecord(
   // A pyc's header is not written when it stays: a pyc planned a second time (plan-files.ts)
   // differs from its first plan in the header only, so that the two records can be applied in
   // either order, or at once.
-  if (head < KEEP_HEAD) head = kind === 'pyc' ? Math.min(head, PYC_HEADER) : 0;
+  if (head < KEEP_HEAD) head = kind === 'pyc' ? Math.min(head, PYC_HEADER_MAX) : 0;
   if (head === 0) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
   return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
 }

@@ -17,6 +17,7 @@ import type { Layout } from '../scan/detect-layout.js';
 import { activateFlavor, rewriteActivate } from './rewrite-activate.js';
 import { rewriteJson } from './rewrite-json.js';
 import { rewritePth } from './rewrite-pth.js';
+import { PYC_HEADER_MAX } from './pyc/pyc-header.js';
 import { rewritePyc } from './rewrite-pyc.js';
 import { rewritePythonSource } from './rewrite-python-source.js';
 import { rewritePyvenvCfg } from './rewrite-pyvenv-cfg.js';
@@ -356,8 +357,9 @@ export class Planner {
       if (err instanceof RewriteError) return false;
       throw err;
     }
-    // A header is 16 bytes (12 up to 3.6, whose next 4 no rewrite touches).
-    if (out === undefined || out.compare(bytes, 0, 16, 0, 16) === 0) return false;
+    if (out === undefined || out.compare(bytes, 0, PYC_HEADER_MAX, 0, PYC_HEADER_MAX) === 0) {
+      return false;
+    }
     this.wrote(rel, 'pyc', out, bytes, stat);
     return true;
   }

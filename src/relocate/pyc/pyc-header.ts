@@ -14,6 +14,12 @@ import { RewriteError } from '../../errors.js';
 import { pycFormat, type PycFormat } from '../pyc-magic.js';
 import { sipHash } from './sip-hash.js';
 
+/**
+ * The bytes a header takes at most: 16, or 12 up to 3.6, whose next 4 (the code object's start)
+ * no rewrite touches. A pyc whose first PYC_HEADER_MAX bytes stay the same kept its header.
+ */
+export const PYC_HEADER_MAX = 16;
+
 /** What the header says. */
 export interface PycHeader {
   readonly format: PycFormat;

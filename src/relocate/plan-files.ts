@@ -14,7 +14,7 @@ import { absPath, walkEach } from '../scan/walk-tree.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE } from './journal.js';
 import type { ApplyHelper, EditSummary } from './journal-sink.js';
-import { PathList, PathListBuilder } from './path-list.js';
+import { PathList, PathListBuilder, type PathListData } from './path-list.js';
 import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-relocation.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
@@ -83,8 +83,8 @@ export interface WorkerInit {
   readonly needles: readonly ByteString[];
   /** The RECORDs, for the worker to note before its pycs. */
   readonly records: readonly ByteString[];
-  readonly others: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
-  readonly pycs: { readonly bytes: SharedArrayBuffer; readonly ends: SharedArrayBuffer };
+  readonly others: PathListData;
+  readonly pycs: PathListData;
 }
 
 /** Messages from the worker thread. */
@@ -530,8 +530,8 @@ function beginWork(
     along: input.along,
     needles: input.needles.map(fromBytes),
     records: lists.records,
-    others: { bytes: lists.others.bytes, ends: lists.others.ends },
-    pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends },
+    others: { bytes: lists.others.bytes, ends: lists.others.ends, length: lists.others.length },
+    pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends, length: lists.pycs.length },
   };
   port1.postMessage(init);
   Atomics.store(ctrl, CTRL.init, 1);

@@ -108,14 +108,14 @@ function run(): void {
   post({ t: 'noted', hashWanted: planner.wantedHashes(), early, late });
   // The pycs, before the .py files are known (plan-files.ts plans again those of a .py the run
   // rewrites), then whatever other files the main thread has not claimed yet.
-  claimEach(new PathList(init.pycs.bytes, init.pycs.ends), ctrl, CTRL.claimPycs, (rel) => {
+  claimEach(PathList.of(init.pycs), ctrl, CTRL.claimPycs, (rel) => {
     const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
     if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
   });
   trace('pycs planned', true);
   searcher.shrink();
   Atomics.store(ctrl, CTRL.othersJoined, 1);
-  claimEach(new PathList(init.others.bytes, init.others.ends), ctrl, CTRL.claimOthers, (rel) => {
+  claimEach(PathList.of(init.others), ctrl, CTRL.claimOthers, (rel) => {
     const r = clock.read(() => searcher.read(rel));
     if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
   });

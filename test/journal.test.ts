@@ -55,6 +55,14 @@ const records: JournalRecord[] = [
     atimeMs: 3,
     mtimeMs: 4,
   },
+  {
+    op: 'write',
+    rel: 'bin/read-only',
+    data: Buffer.from('#!/b/bin/python\n'),
+    mode: 0o100555,
+    atimeMs: 5,
+    mtimeMs: 6,
+  },
   { op: 'symlink', rel: 'lib64', target: '/b/lib' },
   { op: 'remove', rel: 'x/__pycache__/m.cpython-311.pyc' },
 ];
@@ -148,6 +156,60 @@ test('a committed journal with a record type this version does not know is refus
   const err = t.throws(() => recoverJournal(dir), { instanceOf: VenvToolsError });
   t.regex(err?.message ?? '', /newer venv-tools/);
   t.true(existsSync(join(dir, JOURNAL_NAME)), 'the journal stays for the version that can read it');
+});
+
+test('a committed journal whose record runs past its end is refused, never applied', (t) => {
+  const u32 = (n: number) => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(n);
+    return b;
+  };
+  const f64 = (n: number) => {
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(n);
+    return b;
+  };
+  const path = Buffer.from('bin/x');
+  const data = Buffer.from('abc');
+  // op 1: write (path, times, data); op 6: write from an offset (mode, times, offset, data).
+  const write = (len: number) =>
+    Buffer.concat([Buffer.from([1]), u32(path.length), path, f64(1), f64(2), f64(len), data]);
+  const tail = (offset: number) =>
+    Buffer.concat([
+      Buffer.from([6]),
+      u32(path.length),
+      path,
+      u32(0o644),
+      f64(1),
+      f64(2),
+      f64(offset),
+      f64(data.length),
+      data,
+    ]);
+  // The well-formed ones read back, so each bad one below fails for its one flaw.
+  t.deepEqual(parseJournal(committedV1(write(3)))?.records, [
+    { op: 'write', rel: 'bin/x', atimeMs: 1, mtimeMs: 2, data },
+  ]);
+  t.deepEqual(parseJournal(committedV1(tail(9)))?.records, [
+    { op: 'write', rel: 'bin/x', atimeMs: 1, mtimeMs: 2, data, mode: 0o644, offset: 9 },
+  ]);
+  const bad: Record<string, Buffer> = {
+    'a path longer than the journal': Buffer.concat([Buffer.from([1]), u32(1000), path]),
+    'data longer than the journal': write(1e6),
+    'a data length that is not a whole number': write(2.5),
+    'a data length that is not a number': write(NaN),
+    'a negative offset': tail(-1),
+    'a symlink target longer than the journal': Buffer.concat([
+      Buffer.from([3]),
+      u32(path.length),
+      path,
+      u32(99),
+      data,
+    ]),
+  };
+  for (const [what, rec] of Object.entries(bad)) {
+    t.throws(() => parseJournal(committedV1(rec)), { instanceOf: UnreadableJournalError }, what);
+  }
 });
 
 test('a committed journal of a format this version does not know is refused, never discarded', (t) => {

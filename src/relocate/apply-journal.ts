@@ -164,16 +164,19 @@ function checkRel(rel: ByteString): void {
 
 /**
  * Apply journal records in order (an array, or a committed journal read back record by record:
- * each record's data is used before the next is read). Idempotent: applying the same records again after a crash
- * gives the same tree. A failure names the file and says that the journal stays for the next run.
+ * each record's data is used before the next is read), until `stop` says so (asked before each).
+ * Idempotent: applying the same records again after a crash gives the same tree. A failure names
+ * the file and says that the journal stays for the next run.
  */
 export function applyJournal(
   rootAbs: ByteString,
   records: Iterable<JournalRecord>,
   onProgress?: (done: number) => void,
+  stop?: () => boolean,
 ): void {
   let done = 0;
   for (const r of records) {
+    if (stop?.() === true) break;
     checkRel(r.rel);
     try {
       applyOne(rootAbs, r);

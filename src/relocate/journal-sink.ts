@@ -102,15 +102,7 @@ export function applyCommitted(
   }
   let before = 0;
   let stopped = false;
-  function* until(records: Iterable<JournalRecord>): Generator<JournalRecord> {
-    for (const r of records) {
-      if (stop()) {
-        stopped = true;
-        return;
-      }
-      yield r;
-    }
-  }
+  const stopNow = () => (stopped ||= stop());
   try {
     for (let i = claim(); i + 1 < bounds.length && !stopped; i = claim()) {
       const where = {
@@ -119,7 +111,7 @@ export function applyCommitted(
         bodyEnd: bounds[i + 1] as number,
       };
       let done = 0;
-      applyJournal(rootAbs, until(frames(opened, where)), (n) => onProgress(before + (done = n)));
+      applyJournal(rootAbs, frames(opened, where), (n) => onProgress(before + (done = n)), stopNow);
       before += done;
     }
   } catch (err) {

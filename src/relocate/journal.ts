@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { fs } from '../fs.js';
 import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, toBytes, fromBytes, type ByteString } from '../path-boundary.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 
 /**
  * The write-ahead (redo) journal (DESIGN.md "Applying"). One file in the venv root:
@@ -447,10 +447,35 @@ export class JournalBytes {
 
   /** `n` bytes at `pos`; the view is valid until the next call. */
   at(pos: number, n: number): Buffer {
+    const o = this.reach(pos, n);
+    return this.window.subarray(o, o + n);
+  }
+
+  /** The unsigned 32-bit integer at `pos` (little-endian), read without making a view. */
+  u32(pos: number): number {
+    return this.window.readUInt32LE(this.reach(pos, 4));
+  }
+
+  /** The double at `pos` (little-endian). */
+  f64(pos: number): number {
+    return this.window.readDoubleLE(this.reach(pos, 8));
+  }
+
+  /** The byte at `pos`. */
+  u8(pos: number): number {
+    return this.window[this.reach(pos, 1)] as number;
+  }
+
+  /** `n` bytes at `pos` as a byte string. */
+  latin1(pos: number, n: number): ByteString {
+    const o = this.reach(pos, n);
+    return this.window.toString('latin1', o, o + n);
+  }
+
+  /** Bring [pos, pos + n) into the window; where `pos` lies in it. */
+  private reach(pos: number, n: number): number {
     if (!Number.isInteger(n) || n < 0 || pos + n > this.size) throw new Error('truncated record');
-    if (pos >= this.winStart && pos + n <= this.winEnd) {
-      return this.window.subarray(pos - this.winStart, pos - this.winStart + n);
-    }
+    if (pos >= this.winStart && pos + n <= this.winEnd) return pos - this.winStart;
     const fd = this.source as number;
     if (n > this.window.length) this.window = Buffer.allocUnsafe(n);
     const want = Math.min(this.window.length, this.size - pos);
@@ -462,7 +487,7 @@ export class JournalBytes {
     }
     this.winStart = pos;
     this.winEnd = pos + got;
-    return this.window.subarray(0, n);
+    return 0;
   }
 }
 
@@ -494,45 +519,79 @@ export interface CommittedJournal {
   readonly bodyEnd: number;
 }
 
-/** Decode one record (op and fields, then its data), as format 2 frames and format 1 hold it. */
-function decodeRecord(src: JournalBytes, pos: number, end: number): [JournalRecord, number] {
-  let p = pos;
-  const take = (n: number) => {
-    if (p + n > end) throw new Error('truncated record');
-    const b = src.at(p, n);
-    p += n;
-    return b;
-  };
-  const u32 = () => take(4).readUInt32LE(0);
-  const f64 = () => take(8).readDoubleLE(0);
-  const op = take(1)[0] as number;
-  const rel = fromBytes(take(u32()));
+/** Refuse a field that would run past its record's end. */
+function within(p: number, n: number, end: number): number {
+  if (p + n > end) throw new Error('truncated record');
+  return p;
+}
+
+/**
+ * Decode one record (op and fields, then its data), as format 2 frames and format 1 hold it;
+ * `decoded.end` is where it ends. Fields are read straight from the window (this runs once per
+ * file a relocation writes, twice per file after a crash).
+ */
+function decodeRecord(
+  src: JournalBytes,
+  pos: number,
+  end: number,
+  decoded: { end: number },
+): JournalRecord {
+  const op = src.u8(within(pos, 1, end));
+  const relLen = src.u32(within(pos + 1, 4, end));
+  const rel = src.latin1(within(pos + 5, relLen, end), relLen);
+  let p = pos + 5 + relLen;
   let rec: JournalRecord;
   if (op === OPS.write || op === WRITE_WITH_MODE || op === WRITE_TAIL) {
-    const mode = op === OPS.write ? undefined : u32();
-    const atimeMs = f64();
-    const mtimeMs = f64();
-    const offset = op === WRITE_TAIL ? f64() : 0;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error('bad offset');
-    const data = take(f64());
-    rec = { op: 'write', rel, atimeMs, mtimeMs, data };
-    if (mode !== undefined) rec = { ...rec, mode };
-    if (offset > 0) rec = { ...rec, offset };
+    let mode: number | undefined;
+    if (op !== OPS.write) {
+      mode = src.u32(within(p, 4, end));
+      p += 4;
+    }
+    const atimeMs = src.f64(within(p, 8, end));
+    const mtimeMs = src.f64(within(p + 8, 8, end));
+    p += 16;
+    let offset = 0;
+    if (op === WRITE_TAIL) {
+      offset = src.f64(within(p, 8, end));
+      p += 8;
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new Error('bad offset');
+    }
+    const n = src.f64(within(p, 8, end));
+    const data = src.at(within(p + 8, n, end), n);
+    p += 8 + n;
+    // One object per record, of one of four shapes (no copies to add a field).
+    if (mode === undefined) {
+      rec =
+        offset > 0
+          ? { op: 'write', rel, atimeMs, mtimeMs, data, offset }
+          : { op: 'write', rel, atimeMs, mtimeMs, data };
+    } else {
+      rec =
+        offset > 0
+          ? { op: 'write', rel, atimeMs, mtimeMs, data, mode, offset }
+          : { op: 'write', rel, atimeMs, mtimeMs, data, mode };
+    }
   } else if (op === OPS.replace) {
-    const mode = u32();
-    const uid = u32();
-    const gid = u32();
-    const atimeMs = f64();
-    const mtimeMs = f64();
-    rec = { op: 'replace', rel, mode, uid, gid, atimeMs, mtimeMs, data: take(f64()) };
+    const mode = src.u32(within(p, 4, end));
+    const uid = src.u32(within(p + 4, 4, end));
+    const gid = src.u32(within(p + 8, 4, end));
+    const atimeMs = src.f64(within(p + 12, 8, end));
+    const mtimeMs = src.f64(within(p + 20, 8, end));
+    const n = src.f64(within(p + 28, 8, end));
+    const data = src.at(within(p + 36, n, end), n);
+    p += 36 + n;
+    rec = { op: 'replace', rel, mode, uid, gid, atimeMs, mtimeMs, data };
   } else if (op === OPS.symlink) {
-    rec = { op: 'symlink', rel, target: fromBytes(take(u32())) };
+    const n = src.u32(within(p, 4, end));
+    rec = { op: 'symlink', rel, target: src.latin1(within(p + 4, n, end), n) };
+    p += 4 + n;
   } else if (op === OPS.remove) {
     rec = { op: 'remove', rel };
   } else {
     throw new UnreadableJournalError(`a record has an unknown type ${op}`);
   }
-  return [rec, p];
+  decoded.end = p;
+  return rec;
 }
 
 /**
@@ -559,7 +618,7 @@ export function checkJournal(src: JournalBytes): CommittedJournal | undefined {
     }
     return undefined;
   }
-  const hlen = src.at(MAGIC.length, 4).readUInt32LE(0);
+  const hlen = src.u32(MAGIC.length);
   const bodyStart = MAGIC.length + 4 + hlen;
   if (bodyStart > fstart || checksum(src, version, bodyStart, fstart) !== want) return undefined;
   try {
@@ -598,10 +657,10 @@ function checksum(
   const crcBytes = Buffer.allocUnsafe(4);
   for (let p = bodyStart; p < bodyEnd;) {
     if (p + 8 > bodyEnd) return undefined;
-    const len = src.at(p, 4).readUInt32LE(0);
+    const len = src.u32(p);
     if (p + 8 + len > bodyEnd) return undefined;
     const c = crcOf(p + 4, p + 4 + len);
-    if (src.at(p + 4 + len, 4).readUInt32LE(0) !== c) return undefined;
+    if (src.u32(p + 4 + len) !== c) return undefined;
     crcBytes.writeUInt32LE(c, 0);
     crc = crc32(crcBytes, crc);
     p += 8 + len;
@@ -617,19 +676,17 @@ export function* frames(
   src: JournalBytes,
   where: Pick<CommittedJournal, 'version' | 'bodyStart' | 'bodyEnd'>,
 ): Generator<JournalRecord> {
+  const decoded = { end: 0 };
   let i = 0;
   for (let p = where.bodyStart; p < where.bodyEnd; i++) {
+    let rec: JournalRecord;
     try {
       if (where.version === 2) {
-        const len = src.at(p, 4).readUInt32LE(0);
-        const [rec, end] = decodeRecord(src, p + 4, p + 4 + len);
-        if (end !== p + 4 + len) throw new Error('a record longer than its fields');
-        p = end + 4;
-        yield rec;
+        const len = src.u32(p);
+        rec = decodeRecord(src, p + 4, p + 4 + len, decoded);
+        if (decoded.end !== p + 4 + len) throw new Error('a record longer than its fields');
       } else {
-        const [rec, end] = decodeRecord(src, p, where.bodyEnd);
-        p = end + 4;
-        yield rec;
+        rec = decodeRecord(src, p, where.bodyEnd, decoded);
       }
     } catch (err) {
       if (err instanceof UnreadableJournalError) {
@@ -637,6 +694,8 @@ export function* frames(
       }
       throw err;
     }
+    p = decoded.end + 4;
+    yield rec;
   }
 }
 

@@ -7,11 +7,12 @@
  * Off, it costs one comparison per step. VENV_TOOLS_TRACE=3 adds, to each line, the CPU time
  * this thread has used (`cpu 310+120`: user + system ms, from /proc, in steps of 10 ms) and, on
  * the main thread, the whole process's (`proc 900+300`: V8's compiler and GC threads count there
- * too), then this isolate's heap used/total, its ArrayBuffers and the process's resident set, in
+ * too), then this isolate's heap used/total, the part of it its young generation takes, its ArrayBuffers and the process's resident set, in
  * MB. bench/PERFORMANCE.md shows how it was used.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { isMainThread } from 'node:worker_threads';
 import { fs } from './fs.js';
 
@@ -68,6 +69,8 @@ function cpuNow(): string {
   // This isolate's heap, and the process's resident set, in MB.
   const m = process.memoryUsage();
   const mb = (n: number) => (n / 1048576).toFixed(0);
-  out += ` heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} ab ${mb(m.arrayBuffers)} rss ${mb(m.rss)}`;
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  out += ` heap ${mb(m.heapUsed)}/${mb(m.heapTotal)} young ${mb(young?.space_size ?? 0)}`;
+  out += ` ab ${mb(m.arrayBuffers)} rss ${mb(m.rss)}`;
   return out;
 }

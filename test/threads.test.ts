@@ -78,12 +78,16 @@ test('two planning threads write exactly what one thread writes', async (t) => {
   // thread, above).
   t.regex(two.stderr, /^trace M [\d.]+ pycs planned again: [1-9]/m);
   t.notRegex(one.stderr, /pycs planned again/);
-  // Level 3: each line ends with the thread's CPU time and the memory figures; the main thread's
-  // also give the whole process's CPU time.
-  t.regex(two.stderr, /^trace W [\d.]+ worker starts cpu \d+\+\d+ heap \d+\/\d+ ab \d+ rss \d+$/m);
+  // Level 3: each line ends with the thread's CPU time and the memory figures (the young
+  // generation's share of the heap among them); the main thread's also give the whole process's
+  // CPU time.
   t.regex(
     two.stderr,
-    /^trace M [\d.]+ committed cpu \d+\+\d+ proc \d+\+\d+ heap \d+\/\d+ ab \d+ rss \d+$/m,
+    /^trace W [\d.]+ worker starts cpu \d+\+\d+ heap \d+\/\d+ young \d+ ab \d+ rss \d+$/m,
+  );
+  t.regex(
+    two.stderr,
+    /^trace M [\d.]+ committed cpu \d+\+\d+ proc \d+\+\d+ heap \d+\/\d+ young \d+ ab \d+ rss \d+$/m,
   );
   t.regex(one.stderr, /^trace M [\d.]+ apply totals/m);
   t.log(

@@ -4,6 +4,7 @@ import type { FileKind } from '../kinds.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
 import { trace } from '../trace.js';
 import { applyJournal } from './apply-journal.js';
+import { EditLog } from './edit-log.js';
 import { PYC_HEADER_MAX } from './pyc/pyc-header.js';
 import {
   frames,
@@ -15,12 +16,7 @@ import {
 import type { EditSink, FileStat } from './plan-relocation.js';
 import { openJournalFile, removeJournal } from './recover-journal.js';
 
-/** One edit as a report lists it. */
-export interface EditSummary {
-  readonly rel: ByteString;
-  readonly kind: FileKind;
-  readonly op: 'write' | 'symlink' | 'remove';
-}
+export type { EditSummary } from './edit-log.js';
 
 /** Below this, a common head is journaled and written again rather than kept (but see below). */
 const KEEP_HEAD = 4096;
@@ -133,7 +129,8 @@ export function applyCommitted(
  * by one, so applying takes bounded memory too.
  */
 export class JournalSink implements EditSink {
-  readonly changes: EditSummary[] = [];
+  /** The edits made, for the report. */
+  readonly changes = new EditLog();
   /** Time spent appending this thread's own edits (inside planning, unlike other threads' frames). */
   appendMs = 0;
   private writer: JournalWriter | undefined;
@@ -147,26 +144,26 @@ export class JournalSink implements EditSink {
 
   write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, st: FileStat): void {
     this.append(writeRecord(rel, kind, bytes, before, st));
-    this.changes.push({ rel, kind, op: 'write' });
+    this.changes.add(rel, kind, 'write');
   }
 
-  /** Frames another thread encoded, with the edits they hold. */
-  appendFrames(frames: Buffer, crcs: ArrayLike<number>, changes: readonly EditSummary[]): void {
+  /** Frames another thread encoded, with the edits they hold (packed by its EditLog). */
+  appendFrames(frames: Buffer, crcs: ArrayLike<number>, changes: Uint8Array): void {
     const t = performance.now();
     this.writer ??= new JournalWriter(this.rootAbs, this.header);
     this.writer.appendFrames(frames, crcs);
-    this.changes.push(...changes);
+    this.changes.addPacked(changes);
     this.timings.journal += performance.now() - t;
   }
 
   symlink(rel: ByteString, target: ByteString): void {
     this.append({ op: 'symlink', rel, target });
-    this.changes.push({ rel, kind: 'symlink', op: 'symlink' });
+    this.changes.add(rel, 'symlink', 'symlink');
   }
 
   remove(rel: ByteString): void {
     this.append({ op: 'remove', rel });
-    this.changes.push({ rel, kind: 'pyc-removed', op: 'remove' });
+    this.changes.add(rel, 'pyc-removed', 'remove');
   }
 
   private append(r: JournalRecord): void {

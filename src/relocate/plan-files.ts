@@ -13,7 +13,7 @@ import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
 import { absPath, walkEach } from '../scan/walk-tree.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE } from './journal.js';
-import type { ApplyHelper, EditSummary } from './journal-sink.js';
+import type { ApplyHelper } from './journal-sink.js';
 import { PathList, PathListBuilder, type PathListData } from './path-list.js';
 import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-relocation.js';
 
@@ -89,7 +89,8 @@ export interface WorkerInit {
 
 /** Messages from the worker thread. */
 export type WorkerMessage =
-  | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: EditSummary[] }
+  /** `changes`: the edits the frames hold, packed by an EditLog. */
+  | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: Uint8Array }
   | {
       t: 'noted';
       /** The pycs the RECORDs list with a hash. */
@@ -126,7 +127,7 @@ export interface PlanFilesInput {
   readonly needles: readonly Buffer[];
   readonly sink: EditSink;
   /** Takes the frames a worker thread encoded; without it, everything is planned here. */
-  readonly frames?: (bytes: Buffer, crcs: number[], changes: EditSummary[]) => void;
+  readonly frames?: (bytes: Buffer, crcs: number[], changes: Uint8Array) => void;
   /** Threads to plan on: 1, 2, or 'auto' (2 for a venv of THREAD_MIN_FILES files or more). */
   readonly threads: number | 'auto';
   /**

@@ -11,7 +11,8 @@ import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
-import { applyCommitted, writeRecord, type EditSummary } from './journal-sink.js';
+import { EditLog, type EditSummary } from './edit-log.js';
+import { applyCommitted, writeRecord } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
 import { PathList } from './path-list.js';
 import {
@@ -68,7 +69,7 @@ function run(): void {
     const ab = free.pop();
     return ab === undefined ? Buffer.allocUnsafeSlow(BATCH_SIZE) : Buffer.from(ab);
   });
-  let changes: EditSummary[] = [];
+  const changes = new EditLog();
   const hand = (full: { bytes: Buffer; crcs: number[] }) => {
     // Bounded memory: wait while the main thread has MAX_IN_FLIGHT batches still to write.
     for (;;) {
@@ -77,15 +78,16 @@ function run(): void {
       Atomics.wait(ctrl, CTRL.inFlight, n, 1000);
     }
     Atomics.add(ctrl, CTRL.inFlight, 1);
-    post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes }, [
+    const packed = changes.take();
+    post({ t: 'frames', bytes: full.bytes, crcs: full.crcs, changes: packed }, [
       full.bytes.buffer as ArrayBuffer,
+      packed.buffer as ArrayBuffer,
     ]);
-    changes = [];
   };
   const add = (r: JournalRecord, change: EditSummary) => {
     const full = batch.add(r);
     if (full !== undefined) hand(full);
-    changes.push(change);
+    changes.add(change.rel, change.kind, change.op);
   };
   const sink: EditSink = {
     write: (rel, kind, bytes, before, st) =>
@@ -95,7 +97,7 @@ function run(): void {
     remove: (rel) => add({ op: 'remove', rel }, { rel, kind: 'pyc-removed', op: 'remove' }),
   };
   const flush = () => {
-    if (changes.length > 0) hand(batch.take());
+    if (!changes.empty) hand(batch.take());
   };
   // Whether a pyc's source exists is asked only of a pyc that cannot be rewritten: rare enough
   // to ask the disk rather than hold every file's name on this thread too.

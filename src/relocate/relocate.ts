@@ -18,7 +18,7 @@ import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { trace } from '../trace.js';
 import { JOURNAL_NAME } from './journal.js';
-import { JournalSink, type EditSummary } from './journal-sink.js';
+import { JournalSink } from './journal-sink.js';
 import { planFiles, spawnPlanWorker, type SpareWorker } from './plan-files.js';
 import { acquireLock } from './lock.js';
 import { movedAlong, movedRoot, pathExists } from './moved-root.js';
@@ -264,7 +264,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         needles: needleSet.map(toBytes),
         sink,
         ...(sink instanceof JournalSink
-          ? { frames: (b: Buffer, c: number[], ch: EditSummary[]) => sink.appendFrames(b, c, ch) }
+          ? { frames: (b: Buffer, c: number[], ch: Uint8Array) => sink.appendFrames(b, c, ch) }
           : {}),
         threads,
         ...(spare === undefined ? {} : { spare }),
@@ -300,7 +300,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         // This thread appended its own edits to the journal while planning: journal time.
         timings.plan = Math.max(0, timings.plan - sink.appendMs);
         sink.commitAndApply(opts.onProgress, planned.helper);
-        summaries = sink.changes;
+        summaries = sink.changes.entries();
       } else {
         const edits = sink.edits();
         dryPlan = { edits, binaries: planned.binaries, warnings: planned.warnings };

@@ -16,8 +16,6 @@ import {
 import type { EditSink, FileStat } from './plan-relocation.js';
 import { openJournalFile, removeJournal } from './recover-journal.js';
 
-export type { EditSummary } from './edit-log.js';
-
 /** Below this, a common head is journaled and written again rather than kept (but see below). */
 const KEEP_HEAD = 4096;
 

@@ -7,11 +7,12 @@
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { VenvToolsError } from '../errors.js';
 import { installFaultsFromEnv } from '../fs-faults.js';
+import type { FileKind } from '../kinds.js';
 import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
-import { EditLog, type EditSummary } from './edit-log.js';
+import { EditLog } from './edit-log.js';
 import { applyCommitted, writeRecord } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
 import { PathList } from './path-list.js';
@@ -84,17 +85,19 @@ function run(): void {
       packed.buffer as ArrayBuffer,
     ]);
   };
-  const add = (r: JournalRecord, change: EditSummary) => {
+  const add = (r: JournalRecord, kind: FileKind) => {
     const full = batch.add(r);
     if (full !== undefined) hand(full);
-    changes.add(change.rel, change.kind, change.op);
+    changes.add(
+      r.rel,
+      kind,
+      r.op === 'remove' ? 'remove' : r.op === 'symlink' ? 'symlink' : 'write',
+    );
   };
   const sink: EditSink = {
-    write: (rel, kind, bytes, before, st) =>
-      add(writeRecord(rel, kind, bytes, before, st), { rel, kind, op: 'write' }),
-    symlink: (rel, target) =>
-      add({ op: 'symlink', rel, target }, { rel, kind: 'symlink', op: 'symlink' }),
-    remove: (rel) => add({ op: 'remove', rel }, { rel, kind: 'pyc-removed', op: 'remove' }),
+    write: (rel, kind, bytes, before, st) => add(writeRecord(rel, kind, bytes, before, st), kind),
+    symlink: (rel, target) => add({ op: 'symlink', rel, target }, 'symlink'),
+    remove: (rel) => add({ op: 'remove', rel }, 'pyc-removed'),
   };
   const flush = () => {
     if (!changes.empty) hand(batch.take());

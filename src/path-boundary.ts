@@ -59,6 +59,14 @@ export function toBytes(s: ByteString): Buffer {
 /** Any char outside ASCII, which is the same string as bytes and as UTF-8 text. */
 const NON_ASCII = /[^\x00-\x7f]/;
 
+/**
+ * A byte string as a path for `fs`: an ASCII one as it is (its UTF-8 is the same bytes, and no
+ * Buffer is made: a string path opens measurably faster than a Buffer), any other as its bytes.
+ */
+export function fsPath(s: ByteString): string | Buffer {
+  return NON_ASCII.test(s) ? Buffer.from(s, 'latin1') : s;
+}
+
 /** A real (UTF-16) JS string -> byte string of its UTF-8 encoding. */
 export function utf8ToBytes(s: string): ByteString {
   return NON_ASCII.test(s) ? Buffer.from(s, 'utf8').toString('latin1') : s;

@@ -1,7 +1,10 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import test from 'ava';
 import {
   findPathMatches,
   fromBytes,
+  fsPath,
   holdsAnyPath,
   replacePaths,
   type Mapping,
@@ -88,4 +91,23 @@ test('a binary is counted from windows around each path as if read whole', (t) =
     cases++;
   }
   t.log(`${cases} binaries up to 300 KB`);
+});
+
+test('fsPath: an ASCII path stays a string, any other becomes its bytes, and both open the file', (t) => {
+  t.is(fsPath('/opt/app/bin/python'), '/opt/app/bin/python');
+  // "café" in Latin-1 (not UTF-8) and in UTF-8, as byte strings.
+  const latin1 = 'caf\xe9.py';
+  const utf8 = 'caf\xc3\xa9.py';
+  t.deepEqual(fsPath(latin1), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x70, 0x79]));
+  t.deepEqual(fsPath(utf8), Buffer.from('café.py', 'utf8'));
+  const dir = mkdtempSync(`${tmpdir()}/vt-fspath-`);
+  try {
+    for (const name of ['plain.py', latin1, utf8]) {
+      const path = `${fromBytes(Buffer.from(dir))}/${name}`;
+      writeFileSync(fsPath(path), Buffer.from(name, 'latin1'));
+      t.is(readFileSync(Buffer.from(path, 'latin1'), 'latin1'), name, name);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

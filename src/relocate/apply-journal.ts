@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { fs } from '../fs.js';
 import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
+import { bytesToUtf8, fsPath, toBytes, type ByteString } from '../path-boundary.js';
 import { JOURNAL_NAME, type JournalRecord } from './journal.js';
 
 function writeAll(fd: number, data: Buffer, at = 0): void {
@@ -20,7 +20,7 @@ function timeArg(ms: number): number {
   return (Math.round(ms * 1000) + 0.5) / 1e6;
 }
 
-function removeQuietly(p: Buffer): void {
+function removeQuietly(p: string | Buffer): void {
   try {
     fs.unlinkSync(p);
   } catch {
@@ -37,7 +37,7 @@ function tmpName(path: ByteString): ByteString {
  * Open for in-place writing without following a symlink. A read-only file (EACCES for a user
  * that owns it but lacks u+w) gets u+w for the write; `restoreMode` is what to put back.
  */
-function openForWrite(p: Buffer): { fd: number; restoreMode: number | undefined } {
+function openForWrite(p: string | Buffer): { fd: number; restoreMode: number | undefined } {
   const flags = fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW;
   try {
     return { fd: fs.openSync(p, flags), restoreMode: undefined };
@@ -63,7 +63,7 @@ function openForWrite(p: Buffer): { fd: number; restoreMode: number | undefined 
 
 function applyOne(rootAbs: ByteString, r: JournalRecord): void {
   const path = `${rootAbs}/${r.rel}`;
-  const p = toBytes(path);
+  const p = fsPath(path);
   switch (r.op) {
     case 'write': {
       const { fd, restoreMode } = openForWrite(p);
@@ -96,7 +96,7 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
       return;
     }
     case 'replace': {
-      const tmp = toBytes(tmpName(path));
+      const tmp = fsPath(tmpName(path));
       // A leftover of a killed run may be read-only (its mode is set before the rename): drop it.
       removeQuietly(tmp);
       const fd = fs.openSync(
@@ -129,7 +129,7 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
       return;
     }
     case 'symlink': {
-      const tmp = toBytes(tmpName(path));
+      const tmp = fsPath(tmpName(path));
       removeQuietly(tmp); // a leftover of a killed run
       fs.symlinkSync(toBytes(r.target), tmp);
       try {

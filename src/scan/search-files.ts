@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { fs } from '../fs.js';
 import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
+import { bytesToUtf8, fsPath, type ByteString } from '../path-boundary.js';
 import { looksBinary } from './classify-file.js';
 
 /** A file read whole: its bytes (a view of a reused buffer: valid until the next read) and stat. */
@@ -72,7 +72,7 @@ export class FileSearcher {
   read(rel: ByteString, whole = false): FileRead | undefined {
     let fd: number;
     try {
-      fd = fs.openSync(toBytes(`${this.rootAbs}/${rel}`), this.flags);
+      fd = fs.openSync(fsPath(`${this.rootAbs}/${rel}`), this.flags);
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ELOOP') return undefined;

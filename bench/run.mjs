@@ -12,7 +12,10 @@
 // venv-tools run as whole processes under `/usr/bin/time -v` (wall time from this process's clock,
 // peak RSS from time). The headline is the median of `--runs` runs of `--update-path NEW NEW`.
 // The phase times come from separate runs of `relocate NEW --to NEW --json` (same work, with the
-// JSON report), median of `--phase-runs`.
+// JSON report), median of `--phase-runs`. Then, on the 1x tree (skipped by --no-walk): the walk
+// against fast-glob, and Node's own floors (bench/node-floor.mjs): reading and searching every file,
+// and the design's floor, which adds the journal and the in-place writes the design needs, with no
+// planning, timed as whole processes beside the floor.
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -359,17 +362,23 @@ function startup() {
 
 function nodeFloor(target) {
   const venv = target.prepare();
-  const r = must(
-    sh(process.execPath, [
-      join(here, 'node-floor.mjs'),
-      venv,
-      target.old,
-      String(availableParallelism()),
-    ]),
-    'node-floor',
-  );
-  target.setPristine(true); // read only
-  return JSON.parse(r.stdout);
+  const args = [join(here, 'node-floor.mjs'), venv, target.old, String(availableParallelism())];
+  const out = JSON.parse(must(sh(process.execPath, args), 'node-floor').stdout);
+  // The design floor again as whole processes, timed like venv-tools (Node's start included),
+  // each right after the floor on the same tree.
+  const design = [];
+  const floors = [];
+  for (let i = 0; i < runs; i++) {
+    must(sh('sync', []), 'sync');
+    floors.push(floor(target.old, venv).wallMs);
+    must(sh('sync', []), 'sync');
+    design.push(must(timed(process.execPath, [...args, '--design-once']), 'node-floor').wallMs);
+  }
+  out.process = { designMs: median(design), floorMs: median(floors), design, floors };
+  // It writes back only the bytes it read, with their times to the microsecond, and removes its
+  // journals: the tree is as it was (a run that failed leaves it to be checked and copied again).
+  target.setPristine(true);
+  return out;
 }
 
 function walkCompare(target) {
@@ -511,6 +520,23 @@ function tables(env, rows) {
   return out;
 }
 
+/** The design floor's paragraph for the results (bench/node-floor.mjs). */
+function designFloor(nfloor) {
+  const d = nfloor.design;
+  const pr = nfloor.process;
+  return (
+    "**The design's floor**: the same reads on " +
+    `${d.threads} thread(s), plus the file calls venv-tools' design adds, with no planning: ` +
+    `each of the ${d.records} files holding OLD (binaries aside) journaled from its first changed byte ` +
+    `(${mb(d.journaledBytes)} MB, with a crc32, one journal per thread), the journals read back, and each ` +
+    'frame written in place again with fstat and futimes (the same bytes: the tree is left as it was). ' +
+    `In-process, median of 3: walk ${d.walkMs.toFixed(0)} ms, read and journal ${d.journalMs.toFixed(0)} ms, ` +
+    `apply ${d.applyMs.toFixed(0)} ms. As a whole process (\`--design-once\`), median of ${pr.design.length}: ` +
+    `${s(pr.designMs)} s against ${s(pr.floorMs)} s for ${floorName} run just before each ` +
+    `(${(pr.designMs / pr.floorMs).toFixed(2)}x the floor): venv-tools' planning has to fit in what is left of 3x.`
+  );
+}
+
 function verdicts(rows) {
   const one = rows.find((r) => r.factor === 1);
   const four = rows.find((r) => r.factor === 4);
@@ -636,6 +662,7 @@ async function main() {
         `| ${cpus} (worker_threads) | ${tn.walkMs.toFixed(0)} | ${tn.searchMs.toFixed(0)} | ${tn.hits} |`,
       );
     lines.push('');
+    lines.push(designFloor(nfloor), '');
   }
   if (prof) {
     lines.push(
@@ -666,7 +693,7 @@ async function main() {
   lines.push(`Bench run time: ${((Date.now() - t0) / 1000).toFixed(0)} s.`, '');
   writeFileSync(join(here, 'results.md'), lines.join('\n'));
   process.stdout.write(
-    `${[...tables(env, rows), '', ...verdicts(rows)].join('\n')}\n\nWritten to bench/results.md\n`,
+    `${[...tables(env, rows), '', ...verdicts(rows), ...(nfloor ? ['', designFloor(nfloor)] : [])].join('\n')}\n\nWritten to bench/results.md\n`,
   );
 }
 

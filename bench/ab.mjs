@@ -22,7 +22,7 @@
 // of OLD must equal the cached venv's; the copy is marked as not pristine while the rounds run, so
 // that a bench run after an interrupted one makes it again.
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setInterval, clearInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,7 @@ try {
   process.exit(2);
 }
 const old = state.template;
+const commands = variants.map(command);
 
 /** The per-file counts of OLD under `dir`, as the bench's fingerprint. */
 function counts(dir) {
@@ -96,7 +97,8 @@ function command(v) {
     else if (w.startsWith('-')) flags.push(w);
     else js = resolve(w);
   }
-  if (js === undefined) throw new Error(`${v}: no venv-tools.js in this variant`);
+  if (js === undefined || !existsSync(js))
+    throw new Error(`${v}: no venv-tools.js in this variant`);
   return {
     cmd: process.execPath,
     args: [...flags, js, '--update-path', venv, venv],
@@ -104,7 +106,6 @@ function command(v) {
     tool: true,
   };
 }
-const commands = variants.map(command);
 
 /** CPU ticks (user + system) of each thread of a process, by thread id. */
 function ticks(pid) {

@@ -19,8 +19,8 @@
 // main thread's, the busiest other thread's (the planning worker, when there is one: every thread
 // is named "node", and each of V8's compiler threads takes far less) and the rest (V8's compiler
 // and GC threads, libuv's). Before the first round and after the last, the tree's per-file counts
-// of OLD must equal the cached venv's; the copy is marked as not pristine while the rounds run, so
-// that a bench run after an interrupted one makes it again.
+// of OLD must equal those of the cached venv it was copied from; the copy is marked as not
+// pristine while the rounds run, so that a bench run after an interrupted one makes it again.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -58,10 +58,17 @@ try {
   );
   process.exit(2);
 }
-const old = state.template;
+// The cached venv this copy was made from, and OLD: the path the generator built the 1x venv at,
+// which every size's files hold (2x and 4x replicate the 1x venv's files as they are).
+const template = state.template;
+const old = template.replace(/\/x\d+\/app\/venv$/, '/x1/app/venv');
+if (!existsSync(old)) {
+  process.stderr.write(`${old} (the 1x venv, OLD) is missing: run \`npm run bench\` first\n`);
+  process.exit(2);
+}
 const commands = variants.map(command);
 
-/** The per-file counts of OLD under `dir`, as the bench's fingerprint. */
+/** The per-file counts of OLD under `dir`, as the bench's fingerprint of a tree. */
 function counts(dir) {
   const r = spawnSync('rg', ['-c', '-uuu', '-F', old, dir], {
     encoding: 'utf8',
@@ -75,10 +82,10 @@ function counts(dir) {
     .sort()
     .join('\n');
 }
-const expected = counts(old);
+const expected = counts(template);
 if (counts(venv) !== expected) {
   process.stderr.write(
-    `${venv} is not a pristine copy of ${old}: run \`node bench/run.mjs --sizes ${size} --runs 1\` first\n`,
+    `${venv} is not a pristine copy of ${template}: run \`node bench/run.mjs --sizes ${size} --runs 1\` first\n`,
   );
   process.exit(2);
 }
@@ -173,7 +180,7 @@ for (let r = 0; r < rounds; r++) {
   }
   process.stderr.write(`round ${r + 1}/${rounds}\n`);
 }
-if (counts(venv) !== expected) throw new Error(`${venv} no longer matches ${old}`);
+if (counts(venv) !== expected) throw new Error(`${venv} no longer matches ${template}`);
 writeFileSync(join(root, 'state.json'), JSON.stringify({ ...state, pristine: true }) + '\n');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];

@@ -26,6 +26,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { setInterval, clearInterval } from 'node:timers';
 import { fileURLToPath } from 'node:url';
+import { fingerprint } from './tree.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -68,22 +69,8 @@ if (!existsSync(old)) {
 }
 const commands = variants.map(command);
 
-/** The per-file counts of OLD under `dir`, as the bench's fingerprint of a tree. */
-function counts(dir) {
-  const r = spawnSync('rg', ['-c', '-uuu', '-F', old, dir], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  if (r.error) throw new Error(`rg: ${r.error.message} (ab.mjs needs ripgrep)`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l !== '' && !l.endsWith(':0'))
-    .map((l) => l.slice(dir.length + 1))
-    .sort()
-    .join('\n');
-}
-const expected = counts(template);
-if (counts(venv) !== expected) {
+const expected = fingerprint(old, template);
+if (fingerprint(old, venv) !== expected) {
   process.stderr.write(
     `${venv} is not a pristine copy of ${template}: run \`node bench/run.mjs --sizes ${size} --runs 1\` first\n`,
   );
@@ -180,7 +167,7 @@ for (let r = 0; r < rounds; r++) {
   }
   process.stderr.write(`round ${r + 1}/${rounds}\n`);
 }
-if (counts(venv) !== expected) throw new Error(`${venv} no longer matches ${template}`);
+if (fingerprint(old, venv) !== expected) throw new Error(`${venv} no longer matches ${template}`);
 writeFileSync(join(root, 'state.json'), JSON.stringify({ ...state, pristine: true }) + '\n');
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];

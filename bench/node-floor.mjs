@@ -30,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
 import { walkTree } from '../dist/src/scan/walk-tree.js';
+import { seconds } from './tree.mjs';
 
 const CHUNK = 1 << 20;
 const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -62,11 +63,6 @@ function scan(root, rels, needle) {
     }
   }
   return { hits, bytes };
-}
-
-/** A file time for futimes, exact to the microsecond (as bench/run.mjs and venv-tools do). */
-function seconds(ns) {
-  return (Number(ns / 1000n) + 0.5) / 1e6;
 }
 
 /** Read the whole file at fd into buf (grown as needed); returns [buf, length]. */

@@ -39,6 +39,7 @@ import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os'
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE, ensureBase, ensureScaled, findPython } from './generate-venv.mjs';
+import { fingerprint, hasRg, seconds } from './tree.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -108,7 +109,7 @@ function timed(cmd, args, opts = {}) {
   return { ...r, wallMs, rssMB: m ? Number(m[1]) / 1024 : NaN };
 }
 
-const rg = sh('rg', ['--version']).status === 0;
+const rg = hasRg;
 const floorName = rg ? 'rg -c -uuu -F OLD' : 'grep -rcF OLD';
 function floor(old, tree) {
   const r = rg
@@ -117,26 +118,6 @@ function floor(old, tree) {
   // Exit 1 means "no match": impossible here, the venv is full of OLD.
   if (r.status !== 0) throw new Error(`${floorName} exited ${r.status}: ${r.stderr}`);
   return r;
-}
-
-/** The floor's per-file match counts, keyed by path below the venv: the tree's fingerprint. */
-function fingerprint(old, venv) {
-  const r = rg ? sh('rg', ['-c', '-uuu', '-F', old, venv]) : sh('grep', ['-rcF', old, venv]);
-  if (r.status !== 0) throw new Error(`${floorName} on ${venv} exited ${r.status}: ${r.stderr}`);
-  return r.stdout
-    .split('\n')
-    .filter((l) => l !== '' && !l.endsWith(':0'))
-    .map((l) => l.slice(venv.length + 1))
-    .sort()
-    .join('\n');
-}
-
-/**
- * A file time for futimes, exact to the microsecond: libuv truncates the double it is given, and
- * a double of ~1.8e9 s holds only ~0.24 us, so aim half a microsecond above.
- */
-function seconds(ns) {
-  return (Number(ns / 1000n) + 0.5) / 1e6;
 }
 
 /**

@@ -12,7 +12,7 @@ import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
-import { EditLog } from './edit-log.js';
+import { EditLog, type EditSummary } from './edit-log.js';
 import { applyCommitted, writeRecord } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
 import { PathList } from './path-list.js';
@@ -85,19 +85,16 @@ function run(): void {
       packed.buffer as ArrayBuffer,
     ]);
   };
-  const add = (r: JournalRecord, kind: FileKind) => {
+  const add = (r: JournalRecord, kind: FileKind, op: EditSummary['op']) => {
     const full = batch.add(r);
     if (full !== undefined) hand(full);
-    changes.add(
-      r.rel,
-      kind,
-      r.op === 'remove' ? 'remove' : r.op === 'symlink' ? 'symlink' : 'write',
-    );
+    changes.add(r.rel, kind, op);
   };
   const sink: EditSink = {
-    write: (rel, kind, bytes, before, st) => add(writeRecord(rel, kind, bytes, before, st), kind),
-    symlink: (rel, target) => add({ op: 'symlink', rel, target }, 'symlink'),
-    remove: (rel) => add({ op: 'remove', rel }, 'pyc-removed'),
+    write: (rel, kind, bytes, before, st) =>
+      add(writeRecord(rel, kind, bytes, before, st), kind, 'write'),
+    symlink: (rel, target) => add({ op: 'symlink', rel, target }, 'symlink', 'symlink'),
+    remove: (rel) => add({ op: 'remove', rel }, 'pyc-removed', 'remove'),
   };
   const flush = () => {
     if (!changes.empty) hand(batch.take());

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   | 'BAD_PYC'
   | 'BAD_INPUT'
+  | 'INCOMPLETE'
   | 'REINIT';
 
 /** A problem the user can fix; its message names the file and the next step. */

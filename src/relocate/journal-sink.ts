@@ -195,16 +195,28 @@ export class JournalSink implements EditSink {
     let next = 0;
     const claim = helper === undefined ? () => next++ : () => helper.claim();
     if (helper !== undefined) helper.start(bounds);
+    let mine = 0;
     try {
-      applyCommitted(this.rootAbs, bounds, claim, (done) =>
-        onProgress?.('apply', done + (helper?.applied() ?? 0), w.count),
-      );
+      applyCommitted(this.rootAbs, bounds, claim, (done) => {
+        mine = done;
+        onProgress?.('apply', done + (helper?.applied() ?? 0), w.count);
+      });
     } catch (err) {
       helper?.stop();
       throw err;
     }
     trace('apply totals', true);
     helper?.wait();
+    // Every record applied by one thread or the other, or the journal stays for the next run
+    // to finish: a relocation is never declared done on a part of its records.
+    const applied = mine + (helper?.applied() ?? 0);
+    if (applied !== w.count) {
+      throw new VenvToolsError(
+        'JOURNAL',
+        `applied ${applied} of the journal's ${w.count} records. The journal ${w.shown} is kept: run venv-tools on this venv again and it finishes the relocation. This is a bug in venv-tools; please report it.`,
+        w.shown,
+      );
+    }
     removeJournal(w.pathBuf, w.shown, 'every file is already written');
     trace('journal removed');
     this.timings.apply += performance.now() - t;

@@ -7,18 +7,28 @@ import {
 } from 'node:worker_threads';
 import { fs } from '../fs.js';
 import { VenvToolsError } from '../errors.js';
-import { fromBytes, toBytes, type ByteString, type Mapping } from '../path-boundary.js';
+import {
+  bytesToUtf8,
+  fromBytes,
+  toBytes,
+  type ByteString,
+  type Mapping,
+} from '../path-boundary.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
 import { absPath, walkEach } from '../scan/walk-tree.js';
 import { trace } from '../trace.js';
+import { forcedInterleaving, holdUntil, threadMinFiles } from './forced-interleaving.js';
 import { BATCH_SIZE } from './journal.js';
 import type { ApplyHelper } from './journal-sink.js';
 import { PathList, PathListBuilder, type PathListData } from './path-list.js';
 import { Planner, type BinaryHit, type EditSink, type Warning } from './plan-relocation.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
-export const THREAD_MIN_FILES = 4000;
+export const THREAD_MIN_FILES = threadMinFiles(process.env, 4000);
+
+/** Off in every real run; a test's way to drive one interleaving (forced-interleaving.ts). */
+export const FORCED = forcedInterleaving(process.env);
 
 /**
  * For the tests: VENV_TOOLS_MAIN_PYCS=0 keeps the main thread out of the pyc pass when a worker
@@ -112,6 +122,10 @@ export type WorkerMessage =
       bytesRead: number;
       tRead: number;
       tPlan: number;
+      /** How many of each list it examined, and the journal records it made (completeness). */
+      examinedOthers: number;
+      examinedPycs: number;
+      records: number;
     }
   | { t: 'error'; code?: VenvToolsError['code']; message: string; path?: string; stack?: string };
 
@@ -163,19 +177,27 @@ export function isRegularFile(root: ByteString, rel: ByteString): boolean {
   }
 }
 
-/** Claim files from a shared counter one at a time and hand each to `step`. */
+/**
+ * Claim files from a shared counter one at a time and hand each to `step`; returns how many this
+ * thread examined. `stop` is for the worker only: ABORT in the shared array is the main thread's
+ * word to the worker, never a reason for the main thread to leave files unclaimed (a run that
+ * dropped its worker once skipped every pyc that way, and still said "Updated").
+ */
 export function claimEach(
   list: PathList,
   ctrl: Int32Array,
   slot: number,
   step: (rel: ByteString) => void,
   between?: () => void,
-): void {
-  for (let n = 1; ; n++) {
-    if (Atomics.load(ctrl, CTRL.go) === ABORT) return;
+  stop?: () => boolean,
+): number {
+  let n = 0;
+  for (;;) {
+    if (stop !== undefined && stop()) return n;
     const i = Atomics.add(ctrl, slot, 1);
-    if (i >= list.length) return;
+    if (i >= list.length) return n;
     step(list.get(i));
+    n++;
     if (between !== undefined && (n & 3) === 0) between();
   }
 }
@@ -200,6 +222,25 @@ export function noteRecords(
   }
   trace('records noted');
   return { early, late };
+}
+
+function incomplete(what: string): VenvToolsError {
+  return new VenvToolsError(
+    'INCOMPLETE',
+    `planning did not account for every file: ${what}. This is a bug in venv-tools. Nothing was changed; run again (VENV_TOOLS_THREADS=1 plans on one thread) and please report it.`,
+  );
+}
+
+/**
+ * Before the commit point: every file the walk listed was examined by one thread or the other,
+ * and every RECORD was noted. Counts suffice: each index of a list is handed out once, by one
+ * atomic counter, so the examined counts add up to the list's length exactly when none was
+ * skipped.
+ */
+function checkComplete(lists: Record<string, [examined: number, listed: number]>): void {
+  for (const [name, [examined, listed]] of Object.entries(lists)) {
+    if (examined !== listed) throw incomplete(`${name}: ${examined} of ${listed} examined`);
+  }
 }
 
 /** The pycs whose source .py the planner has new content for. */
@@ -291,6 +332,13 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     input.spare?.close();
   }
   const ctrl = worker?.ctrl ?? new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
+  // What each thread examined, and what the worker journaled, to prove before the commit point
+  // that no file went unplanned (checkComplete).
+  let mainOthers = 0;
+  let mainPycs = 0;
+  let workerOthers = 0;
+  let workerPycs = 0;
+  let recordsNoted = 0;
   let tRead = 0;
   let tPlan = 0;
   let filesRead = 0;
@@ -308,6 +356,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   };
   const noteHere = () => {
     ({ early: earlyRecords, late: lateRecords } = noteRecords(records, searcher, planner, clock));
+    recordsNoted = earlyRecords.length + lateRecords.length;
   };
   let fixed = 0;
   let fixedLinked = 0;
@@ -316,17 +365,31 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     // With a worker, it notes the RECORDs and then plans the pycs while this thread plans the
     // other files: each thread's isolate then compiles and warms up the code of one pass only.
     if (worker === undefined) noteHere();
-    claimEach(
+    if (worker !== undefined && (FORCED === 'early' || FORCED === 'stall')) {
+      holdUntil(() => Atomics.load(ctrl, CTRL.started) !== 0, drain);
+      trace('held: the worker began before the first pass');
+    }
+    let held = FORCED !== 'late-records' || worker === undefined;
+    mainOthers = claimEach(
       others,
       ctrl,
       CTRL.claimOthers,
       (rel) => {
         const r = clock.read(() => searcher.read(rel));
         if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
+        if (!held) {
+          held = true;
+          holdUntil(
+            () =>
+              Atomics.load(ctrl, CTRL.othersJoined) === 1 || Atomics.load(ctrl, CTRL.exited) === 1,
+            drain,
+          );
+          trace('held: the worker joined the first pass');
+        }
       },
       drain,
     );
-    trace('others planned', true);
+    trace(`others planned: ${mainOthers} here`, true);
     searcher.shrink();
     // A worker that has not begun by now (slow to boot, or it failed to) is let go: it has
     // claimed nothing, and this thread does all. It finds that out if it begins later. Two
@@ -336,9 +399,14 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       Atomics.wait(ctrl, CTRL.started, 0, 30_000);
     }
     if (worker !== undefined && Atomics.compareExchange(ctrl, CTRL.started, 0, DROPPED) === 0) {
+      Atomics.notify(ctrl, CTRL.started);
+      trace('worker dropped: it had not begun');
+      // Its ABORT (close) is for it alone: this thread's claims below never look at it.
       worker.close();
       worker = undefined;
       noteHere();
+    } else if (worker !== undefined) {
+      trace('worker kept');
     }
     // Every new .py is known here unless the worker planned other files too (it joins them once
     // the pycs are all claimed): then the RECORDs wait for its findings.
@@ -348,7 +416,9 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       planner.wantHashes(noted.hashWanted);
       earlyRecords = noted.early;
       lateRecords = noted.late;
+      recordsNoted = earlyRecords.length + lateRecords.length;
       sourcesKnown = Atomics.load(ctrl, CTRL.othersJoined) === 0;
+      trace(sourcesKnown ? 'records: early ones now' : 'records: all wait for the worker');
     }
     if (sourcesKnown) {
       // Rewritten now, while the worker plans pycs (small: read again rather than kept).
@@ -362,7 +432,7 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     const again = worker === undefined ? [] : pycsOfNewSources(pycs, planner, drain);
     trace('pycs start');
     if (worker === undefined || mainPlansPycs) {
-      claimEach(
+      mainPycs = claimEach(
         pycs,
         ctrl,
         CTRL.claimPycs,
@@ -373,10 +443,17 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
         drain,
       );
     }
-    trace('pycs planned');
+    trace(`pycs planned: ${mainPycs} here`);
     if (worker !== undefined) {
       const done = worker.waitFor('done');
-      trace('worker planned');
+      trace(`worker planned: others ${done.examinedOthers}, pycs ${done.examinedPycs}`);
+      workerOthers = done.examinedOthers;
+      workerPycs = done.examinedPycs;
+      if (done.records !== worker.recordsTaken()) {
+        throw incomplete(
+          `the planning thread made ${done.records} journal records and ${worker.recordsTaken()} reached the journal`,
+        );
+      }
       planner.absorb(done.findings);
       planner.addSources(done.sources);
       planner.addStamped(done.stamped);
@@ -416,6 +493,11 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   }
 
   planRecords(lateRecords);
+  checkComplete({
+    others: [mainOthers + workerOthers, others.length],
+    pycs: [mainPycs + workerPycs, pycs.length],
+    records: [recordsNoted, records.length],
+  });
   clock.plan(() => {
     for (const rel of symlinks) {
       let before: ByteString;
@@ -430,6 +512,15 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     }
   });
   trace('records planned');
+  const missed = planner.unaccounted();
+  if (missed.length > 0) {
+    const shown = missed.slice(0, 5).map(bytesToUtf8);
+    throw new VenvToolsError(
+      'INCOMPLETE',
+      `${shown.join(', ')}${missed.length > 5 ? ` and ${missed.length - 5} more` : ''}: ${missed.length === 1 ? 'holds' : 'hold'} the old path, but no rewrite was planned for ${missed.length === 1 ? 'it' : 'them'}. This is a bug in venv-tools. Nothing was changed; please report it, with the file.`,
+      shown[0],
+    );
+  }
   const { binaries, warnings } = planner.finish();
   largeBinaries.push(...searcher.largeBinaries);
   return {
@@ -452,6 +543,8 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
 
 interface WorkerHandle extends ApplyHelper {
   readonly ctrl: Int32Array;
+  /** Journal records of the worker's batches written so far. */
+  recordsTaken(): number;
   /** Handle every message the worker has posted so far. */
   drain(): void;
   /** Wait for the worker's message of type `t`, handling the others meanwhile. */
@@ -538,10 +631,12 @@ function beginWork(
   Atomics.store(ctrl, CTRL.init, 1);
   Atomics.notify(ctrl, CTRL.init);
   const got = new Map<string, WorkerMessage>();
+  let taken = 0;
   const onMessage = (m: WorkerMessage) => {
     if (m.t === 'frames') {
       const b = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
       (input.frames as NonNullable<PlanFilesInput['frames']>)(b, m.crcs, m.changes);
+      taken += m.crcs.length;
       // Written: back to the worker (before it may go on, so that it need not make another).
       const ab = m.bytes.buffer as ArrayBuffer;
       if (ab.byteLength === BATCH_SIZE) spare.returns.postMessage(ab, [ab]);
@@ -562,6 +657,7 @@ function beginWork(
   };
   const handle: WorkerHandle = {
     ctrl,
+    recordsTaken: () => taken,
     drain,
     waitFor(t) {
       for (;;) {

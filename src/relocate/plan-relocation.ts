@@ -6,6 +6,7 @@ import {
   bytesToUtf8,
   findPathMatches,
   fromBytes,
+  holdsAnyPath,
   isWholePathAt,
   replacePaths,
   toBytes,
@@ -224,6 +225,12 @@ const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
 export class Planner {
   private readonly binaries: BinaryHit[] = [];
   private readonly warnings: Warning[] = [];
+  /**
+   * Files that hold the venv's old path on a path boundary and got no edit, no removal and no
+   * place on the binaries' list: each is a rewriter that missed it, and fails the run before
+   * anything is written (see unaccounted()).
+   */
+  private readonly missed: ByteString[] = [];
   /** New contents of the .py files this run rewrites, for their pycs' headers. */
   private readonly newSources = new Map<ByteString, Buffer>();
   /** Pycs some RECORD lists with a hash; their new hash and size (and every other file's). */
@@ -291,9 +298,26 @@ export class Planner {
       if (err instanceof RewriteError) throw failRewrite(rel, err);
       throw err;
     }
-    if (out === undefined || out.equals(bytes)) return;
+    if (out === undefined || out.equals(bytes)) {
+      if (this.holdsOld(bytes)) this.missed.push(rel);
+      return;
+    }
     this.wrote(rel, kind, out, bytes, stat);
     if (rel.endsWith('.py')) this.newSources.set(rel, Buffer.from(out));
+  }
+
+  /**
+   * True when the bytes hold the venv's own old path, raw, on a path boundary. Asked only of a
+   * file that holds a needle and was left as it was (a needle's false alarm, `/old/app2`, say):
+   * every rewriter replaces the raw spelling wherever it stands, so such a file is a miss.
+   */
+  private holdsOld(bytes: Buffer): boolean {
+    return holdsAnyPath(fromBytes(bytes), [this.mappings[0] as Mapping]);
+  }
+
+  /** Files holding the old path that no edit or report accounts for (see `missed`). */
+  unaccounted(): ByteString[] {
+    return [...this.missed];
   }
 
   /** True when a pyc must be rewritten whatever it holds: this run rewrote its source .py. */
@@ -334,7 +358,15 @@ export class Planner {
         shown,
       );
     }
-    if (out === undefined || out.equals(bytes)) return;
+    if (out === undefined || out.equals(bytes)) {
+      // rewritePyc rewrites every str; a path left in the raw bytes is inside a bytes object
+      // (data, not a path: co_code, a bytes constant). It stays, and the report lists it.
+      if (this.holdsOld(bytes)) {
+        const n = countPathMatches(bytes, [this.mappings[0] as Mapping]);
+        this.binaries.push({ rel, matches: n, format: 'pyc bytes' });
+      }
+      return;
+    }
     this.wrote(rel, 'pyc', out, bytes, stat);
   }
 
@@ -397,7 +429,10 @@ export class Planner {
       if (err instanceof RewriteError) throw failRewrite(rel, err);
       throw err;
     }
-    if (out === undefined || out.equals(bytes)) return;
+    if (out === undefined || out.equals(bytes)) {
+      if (this.holdsOld(bytes)) this.missed.push(rel);
+      return;
+    }
     this.sink.write(rel, 'record', out, bytes, stat);
   }
 
@@ -418,7 +453,10 @@ export class Planner {
     for (const b of binaries) {
       warnings.push({
         code: 'BINARY_NOT_EDITED',
-        message: `${bytesToUtf8(b.rel)} (${b.format}) holds the old path ${b.matches} time(s); binaries are never edited`,
+        message:
+          b.format === 'pyc bytes'
+            ? `${bytesToUtf8(b.rel)} holds the old path ${b.matches} time(s) inside bytes data, where it is not a file name; left as it is`
+            : `${bytesToUtf8(b.rel)} (${b.format}) holds the old path ${b.matches} time(s); binaries are never edited`,
         path: bytesToUtf8(b.rel),
       });
     }
@@ -450,14 +488,21 @@ export class Planner {
     binaries: BinaryHit[];
     warnings: Warning[];
     updates: Array<[ByteString, RecordUpdate]>;
+    missed: ByteString[];
   } {
-    return { binaries: this.binaries, warnings: this.warnings, updates: [...this.updates] };
+    return {
+      binaries: this.binaries,
+      warnings: this.warnings,
+      updates: [...this.updates],
+      missed: this.missed,
+    };
   }
 
   /** Take in another thread's findings, before the last RECORDs are rewritten. */
   absorb(f: ReturnType<Planner['findings']>): void {
     this.binaries.push(...f.binaries);
     this.warnings.push(...f.warnings);
+    this.missed.push(...f.missed);
     for (const [rel, u] of f.updates) this.updates.set(rel, u);
   }
 

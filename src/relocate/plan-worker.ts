@@ -13,6 +13,7 @@ import { FileSearcher } from '../scan/search-files.js';
 import { trace } from '../trace.js';
 import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
 import { EditLog, type EditSummary } from './edit-log.js';
+import { holdUntil } from './forced-interleaving.js';
 import { applyCommitted, writeRecord } from './journal-sink.js';
 import { movedAlong } from './moved-root.js';
 import { PathList } from './path-list.js';
@@ -20,6 +21,7 @@ import {
   ABORT,
   claimEach,
   CTRL,
+  FORCED,
   GO_APPLY,
   isRegularFile,
   MAX_IN_FLIGHT,
@@ -49,9 +51,24 @@ function run(): void {
   }
   if (Atomics.load(ctrl, CTRL.go) === ABORT) return;
   const init = receiveMessageOnPort(port)?.message as WorkerInit;
+  const aborted = () => Atomics.load(ctrl, CTRL.go) === ABORT;
+  if (FORCED === 'never') {
+    trace('worker held back for good');
+    holdUntil(aborted, () => undefined);
+    return;
+  }
+  if (FORCED === 'late') {
+    holdUntil(
+      () => Atomics.load(ctrl, CTRL.started) !== 0 || aborted(),
+      () => undefined,
+    );
+  }
   trace('worker starts');
   // Too late: the main thread went on without this worker.
-  if (Atomics.compareExchange(ctrl, CTRL.started, 0, 1) !== 0) return;
+  if (Atomics.compareExchange(ctrl, CTRL.started, 0, 1) !== 0) {
+    trace('worker too late: the main thread went on without it');
+    return;
+  }
   Atomics.notify(ctrl, CTRL.started);
   installFaultsFromEnv(process.env);
   const counterparts = new Map<ByteString, boolean>();
@@ -85,7 +102,9 @@ function run(): void {
       packed.buffer as ArrayBuffer,
     ]);
   };
+  let records = 0;
   const add = (r: JournalRecord, kind: FileKind, op: EditSummary['op']) => {
+    records++;
     const full = batch.add(r);
     if (full !== undefined) hand(full);
     changes.add(r.rel, kind, op);
@@ -110,19 +129,43 @@ function run(): void {
   post({ t: 'noted', hashWanted: planner.wantedHashes(), early, late });
   // The pycs, before the .py files are known (plan-files.ts plans again those of a .py the run
   // rewrites), then whatever other files the main thread has not claimed yet.
-  claimEach(PathList.of(init.pycs), ctrl, CTRL.claimPycs, (rel) => {
-    const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
-    if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
-  });
-  trace('pycs planned', true);
+  const pycs = PathList.of(init.pycs);
+  let stall = FORCED === 'stall';
+  const examinedPycs = claimEach(
+    pycs,
+    ctrl,
+    CTRL.claimPycs,
+    (rel) => {
+      const r = clock.read(() => searcher.read(rel, planner.followsSource(rel)));
+      if (r !== undefined) clock.plan(() => planner.pyc(rel, r.bytes, r.stat));
+      if (stall) {
+        stall = false;
+        holdUntil(
+          () => Atomics.load(ctrl, CTRL.claimPycs) >= pycs.length || aborted(),
+          () => {},
+        );
+        trace('worker stalled until the main thread claimed the other pycs');
+      }
+    },
+    undefined,
+    aborted,
+  );
+  trace(`pycs planned: ${examinedPycs} here`, true);
   searcher.shrink();
   Atomics.store(ctrl, CTRL.othersJoined, 1);
-  claimEach(PathList.of(init.others), ctrl, CTRL.claimOthers, (rel) => {
-    const r = clock.read(() => searcher.read(rel));
-    if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
-  });
+  const examinedOthers = claimEach(
+    PathList.of(init.others),
+    ctrl,
+    CTRL.claimOthers,
+    (rel) => {
+      const r = clock.read(() => searcher.read(rel));
+      if (r !== undefined) clock.plan(() => planner.file(rel, r.bytes, r.stat));
+    },
+    undefined,
+    aborted,
+  );
   flush();
-  trace('others planned', true);
+  trace(`others planned: ${examinedOthers} here`, true);
   searcher.shrink();
   post({
     t: 'done',
@@ -135,6 +178,9 @@ function run(): void {
     bytesRead: searcher.bytesRead,
     tRead: clock.tRead,
     tPlan: clock.tPlan,
+    examinedOthers,
+    examinedPycs,
+    records,
   });
 
   // Then, once the journal is committed, help apply it: claim chunks until none is left.

@@ -359,7 +359,8 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     recordsNoted = earlyRecords.length + lateRecords.length;
   };
   let fixed = 0;
-  let fixedLinked = 0;
+  // Pycs planned again whose two records must be applied in journal order (see below).
+  let inOrder = 0;
   try {
     const drain = worker?.drain ?? (() => undefined);
     // With a worker, it notes the RECORDs and then plans the pycs while this thread plans the
@@ -471,9 +472,11 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
       for (const rel of all) {
         if (!planner.needsAgain(rel)) continue; // this thread planned it with its new source
         const r = clock.read(() => searcher.readAgain(rel));
-        if (r !== undefined && clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat))) {
+        const planned =
+          r === undefined ? undefined : clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat));
+        if (r !== undefined && planned !== undefined) {
           fixed++;
-          if (r.stat.nlink > 1) fixedLinked++;
+          if (planned === 'remove' || r.stat.nlink > 1) inOrder++;
         }
       }
       if (all.length > 0) trace(`pycs planned again: ${fixed}`);
@@ -485,9 +488,10 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
   const threads = worker === undefined ? 1 : 2;
   // Two in-place writes of one pyc can be applied in either order, or at once: they write the
   // same bytes from the end of its header on (Planner.pycAgain). A hard-linked pyc is replaced
-  // instead (a new file renamed over it): the last rename wins, so its two records must be
-  // applied in journal order, by this thread alone.
-  if (fixedLinked > 0) {
+  // instead (a new file renamed over it): the last rename wins, and a write applied after a
+  // removal would make the file again, so such pairs of records must be applied in journal
+  // order, by this thread alone.
+  if (inOrder > 0) {
     worker?.close();
     worker = undefined;
   }

@@ -213,6 +213,8 @@ function recordTarget(
 
 const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
 
+const KEPT_IN_BYTES = 'its source was rewritten, and it holds the old path in bytes data too';
+
 /**
  * Turns files into edits as they are read, so that a run never holds more than one file's
  * content (DESIGN.md "scan -> plan -> apply"). Three orders matter, and the caller keeps them:
@@ -334,21 +336,16 @@ export class Planner {
     let out: Buffer | undefined;
     // Into one reused buffer: the sink is done with each result before the next pyc.
     const alloc = this.scratch;
+    const kept = { count: 0 };
     try {
       out = rewritePyc(
         bytes,
-        newSource === undefined ? { mappings, alloc } : { mappings, newSource, alloc },
+        newSource === undefined ? { mappings, alloc, kept } : { mappings, newSource, alloc, kept },
       );
     } catch (err) {
       if (!(err instanceof RewriteError)) throw err;
       if (this.isFile(source)) {
-        // A pyc is only a cache of its source: Python rebuilds it on the next import.
-        this.sink.remove(rel, err.message);
-        this.warnings.push({
-          code: 'PYC_REMOVED',
-          message: `removed ${bytesToUtf8(rel)} (${err.message}); Python recompiles it from ${bytesToUtf8(source)}`,
-          path: bytesToUtf8(rel),
-        });
+        this.removePyc(rel, source, err.message);
         return;
       }
       const shown = bytesToUtf8(rel);
@@ -358,16 +355,28 @@ export class Planner {
         shown,
       );
     }
-    if (out === undefined || out.equals(bytes)) {
-      // rewritePyc rewrites every str; a path left in the raw bytes is inside a bytes object
-      // (data, not a path: co_code, a bytes constant). It stays, and the report lists it.
-      if (this.holdsOld(bytes)) {
-        const n = countPathMatches(bytes, [this.mappings[0] as Mapping]);
-        this.binaries.push({ rel, matches: n, format: 'pyc bytes' });
+    if (kept.count > 0) {
+      // The path stays in bytes data (a bytes constant), which rewritePyc never changes. When
+      // the source changes, those bytes came from it: the pyc goes, and Python compiles it again.
+      // Otherwise it stays as it is, and the report lists it.
+      if (newSource !== undefined) {
+        this.removePyc(rel, source, KEPT_IN_BYTES);
+        return;
       }
-      return;
+      this.binaries.push({ rel, matches: kept.count, format: 'pyc bytes' });
     }
+    if (out === undefined || out.equals(bytes)) return;
     this.wrote(rel, 'pyc', out, bytes, stat);
+  }
+
+  /** A pyc is only a cache of its source: Python rebuilds it on the next import. */
+  private removePyc(rel: ByteString, source: ByteString, why: string): void {
+    this.sink.remove(rel, why);
+    this.warnings.push({
+      code: 'PYC_REMOVED',
+      message: `removed ${bytesToUtf8(rel)} (${why}); Python recompiles it from ${bytesToUtf8(source)}`,
+      path: bytesToUtf8(rel),
+    });
   }
 
   /**
@@ -376,24 +385,33 @@ export class Planner {
    * stands unless the header changes: it already rewrote the body, and a pyc it could not rewrite
    * was removed or failed the run. Otherwise this writes the whole new pyc, which equals the first
    * plan's from the end of the header on: applied after it (or before it), the file comes out the
-   * same. Returns whether it wrote.
+   * same. A pyc whose first plan kept the path in bytes data is removed instead (see pyc()), and
+   * that record must be applied after the first. Returns what it planned.
    */
-  pycAgain(rel: ByteString, bytes: Buffer, stat: FileStat): boolean {
-    const newSource = this.newSources.get(sourceOfPyc(rel));
-    if (newSource === undefined || !this.needsAgain(rel)) return false;
+  pycAgain(rel: ByteString, bytes: Buffer, stat: FileStat): 'write' | 'remove' | undefined {
+    const source = sourceOfPyc(rel);
+    const newSource = this.newSources.get(source);
+    if (newSource === undefined || !this.needsAgain(rel)) return undefined;
     this.stamped.add(rel);
     let out: Buffer | undefined;
+    const kept = { count: 0 };
     try {
-      out = rewritePyc(bytes, { mappings: this.mappings, newSource, alloc: this.scratch });
+      out = rewritePyc(bytes, { mappings: this.mappings, newSource, alloc: this.scratch, kept });
     } catch (err) {
-      if (err instanceof RewriteError) return false;
+      if (err instanceof RewriteError) return undefined;
       throw err;
     }
+    if (kept.count > 0) {
+      const listed = this.binaries.findIndex((b) => b.rel === rel);
+      if (listed !== -1) this.binaries.splice(listed, 1);
+      this.removePyc(rel, source, KEPT_IN_BYTES);
+      return 'remove';
+    }
     if (out === undefined || out.compare(bytes, 0, PYC_HEADER_MAX, 0, PYC_HEADER_MAX) === 0) {
-      return false;
+      return undefined;
     }
     this.wrote(rel, 'pyc', out, bytes, stat);
-    return true;
+    return 'write';
   }
 
   /** True for a pyc whose source has new content and that was not planned with it. */

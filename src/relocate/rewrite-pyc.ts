@@ -10,7 +10,7 @@
  */
 
 import { RewriteError } from '../errors.js';
-import { replacePaths, type ByteString, type Mapping } from '../path-boundary.js';
+import { isNameByte, replacePaths, type ByteString, type Mapping } from '../path-boundary.js';
 import { readPycHeader, stampSource, type PycHeader } from './pyc/pyc-header.js';
 import { fileNameToPyStr } from './pyc/utf8.js';
 import {
@@ -38,6 +38,12 @@ export interface PycContext {
    * when it is done with each result before the next call). A new Buffer when absent.
    */
   readonly alloc?: (size: number) => Buffer;
+  /**
+   * Set to how many times the first mapping's `from` (the venv's own old path) stays, on a path
+   * boundary, outside every str: in bytes data, which is never rewritten. The planner lists such
+   * a pyc, or removes it when its source changes (the bytes came from that source).
+   */
+  readonly kept?: { count: number };
 }
 
 /** The mappings in the form marshal holds them, and their `from` bytes to search for. */
@@ -122,6 +128,17 @@ function findHits(bytes: Buffer, needles: readonly Buffer[], hits: Hits): void {
   for (let j = 0; j < n; j++) pairs[2 * j + 1] = pairs[2 * j]! + needles[pairs[2 * j + 1]!]!.length;
 }
 
+/**
+ * 1 when bytes[start, end) is the venv's own old path on a path boundary, else 0.
+ */
+function keptAt(bytes: Buffer, start: number, end: number, venv: Buffer): number {
+  if (end - start !== venv.length || bytes.compare(venv, 0, venv.length, start, end) !== 0)
+    return 0;
+  if (start > 0 && isNameByte(bytes[start - 1]!)) return 0;
+  if (end < bytes.length && isNameByte(bytes[end]!)) return 0;
+  return 1;
+}
+
 function isAscii(s: ByteString): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
   return true;
@@ -158,6 +175,7 @@ function rewriteBody(
   force: boolean,
   headerOut: Buffer | undefined,
   alloc: (size: number) => Buffer,
+  kept?: { count: number; venv: Buffer },
 ): Buffer | undefined {
   const start = header.format.headerSize;
   if (start >= bytes.length) throw new RewriteError('corrupt', 'corrupt pyc: no code object');
@@ -174,20 +192,31 @@ function rewriteBody(
   const pairs = hits?.pairs;
   const nHits = hits === undefined ? 0 : 2 * hits.count;
   let h = 0;
+  // Hits that lie in no str: in bytes data (co_code, a bytes constant), never rewritten.
+  const stranded = (from: number, to: number) => {
+    if (kept !== undefined && pairs !== undefined) {
+      for (let j = from; j < to; j += 2)
+        kept.count += keptAt(bytes, pairs[j]!, pairs[j + 1]!, kept.venv);
+    }
+  };
 
   const visit = (at: number, code: number, dataStart: number, dataEnd: number): boolean => {
     if (pairs !== undefined) {
       // Strs come in stream order: skip hits before this one, then look for one inside it.
+      const first = h;
       while (h < nHits && pairs[h]! < dataStart) h += 2;
+      stranded(first, h);
       // Every hit lies behind: stop the walk and copy the rest as it is (see below).
       if (h === nHits) return true;
+      // The hits that start in this str are settled here: inside it, or running past its end
+      // (then not in any str).
       let inside = false;
-      for (let j = h; j < nHits && pairs[j]! < dataEnd; j += 2) {
-        if (pairs[j + 1]! <= dataEnd) {
-          inside = true;
-          break;
-        }
+      let j = h;
+      for (; j < nHits && pairs[j]! < dataEnd; j += 2) {
+        if (pairs[j + 1]! <= dataEnd) inside = true;
+        else stranded(j, j + 2);
       }
+      h = j;
       if (!inside) return false;
     }
     const type = code & ~FLAG_REF;
@@ -230,6 +259,8 @@ function rewriteBody(
   if (end !== WALK_STOPPED && end !== bytes.length) {
     throw new RewriteError('corrupt', `corrupt pyc: ${bytes.length - end} bytes after the code`);
   }
+  // The walk reached the end with hits after the last str: they are in bytes data too.
+  if (end !== WALK_STOPPED) stranded(h, nHits);
   if (types.length === 0 && !force) return undefined;
 
   const out = alloc(size);
@@ -269,7 +300,12 @@ export function rewritePyc(bytes: Buffer, ctx: PycContext): Buffer | undefined {
     const newHeader =
       ctx.newSource === undefined ? undefined : stampSource(bytes, header, ctx.newSource);
     if (hits.count > 0) {
-      const body = rewriteBody(bytes, header, prepared, hits, false, newHeader, alloc);
+      const kept =
+        ctx.kept === undefined || prepared.needles.length === 0
+          ? undefined
+          : { count: 0, venv: prepared.needles[0]! };
+      const body = rewriteBody(bytes, header, prepared, hits, false, newHeader, alloc, kept);
+      if (ctx.kept !== undefined) ctx.kept.count = kept?.count ?? 0;
       if (body !== undefined) return body;
     }
     if (newHeader === undefined) return undefined;

@@ -17,6 +17,7 @@ import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { trace } from '../trace.js';
 import { checkFoundOld, checkFrom, checkLocations } from './check-locations.js';
+import { checkInterpreter } from './check-interpreter.js';
 import { JOURNAL_NAME } from './journal.js';
 import { JournalSink } from './journal-sink.js';
 import { planFiles, spawnPlanWorker, type SpareWorker } from './plan-files.js';
@@ -53,10 +54,10 @@ export interface RelocateOptions {
 
 /**
  * A warning about the run as a whole, beside the planner's about single files: a location that
- * normalising changed (NORMALIZED).
+ * normalising changed (NORMALIZED), an interpreter missing on this machine (INTERPRETER_MISSING).
  */
 export interface RunWarning {
-  readonly code: 'NORMALIZED';
+  readonly code: 'NORMALIZED' | 'INTERPRETER_MISSING';
   readonly message: string;
   readonly path?: string;
 }
@@ -181,6 +182,16 @@ export function relocate(opts: RelocateOptions): RelocationResult {
   };
   if (given.from !== undefined && opts.forceFrom !== true && !hasJournal(root))
     checkGivenFrom(readEvidence(root, layout));
+  // The interpreter as the venv will see it: links into the venv are read where it stands.
+  const interpreterWarnings = (old: ByteString | undefined): RunWarning[] => {
+    const w = checkInterpreter(
+      root,
+      layout,
+      old === undefined ? [target] : [old, target],
+      shownPath,
+    );
+    return w === undefined ? [] : [w];
+  };
   const release = opts.dryRun ? () => undefined : acquireLock(root);
   let spare: SpareWorker | undefined;
   try {
@@ -351,7 +362,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
           matches: b.matches,
           format: b.format,
         })),
-        warnings,
+        warnings: [...warnings, ...interpreterWarnings(old)],
         stats,
       };
       return { report, plan: dryPlan };
@@ -362,7 +373,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     function upToDate(): RelocationReport {
       return {
         ...baseReport('up-to-date', undefined),
-        warnings: [...given.warnings],
+        warnings: [...given.warnings, ...interpreterWarnings(undefined)],
       };
     }
     function baseReport(

@@ -65,6 +65,19 @@ function threadsFromEnv(): { threads?: number } {
   return n === 1 || n === 2 ? { threads: n } : {};
 }
 
+/**
+ * The warnings that `--strict` turns into exit 1: the venv cannot work on this machine. Without
+ * it the exit stays 0, as virtualenv-tools' is; the relocation is done either way.
+ */
+const STRICT_CODES: ReadonlySet<string> = new Set(['INTERPRETER_MISSING']);
+
+function strictExit(
+  strict: boolean,
+  report: { readonly warnings: ReadonlyArray<{ readonly code: string }> },
+): number {
+  return strict && report.warnings.some((w) => STRICT_CODES.has(w.code)) ? 1 : 0;
+}
+
 /** virtualenv-tools compatible mode: its messages on stdout, everything else on stderr. */
 async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<number> {
   if (req.reinitialize) {
@@ -88,6 +101,7 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
     const { report } = relocate({
       path: req.path,
       to,
+      toFlag: '--update-path',
       onProgress: progress.update,
       ...threadsFromEnv(),
     });
@@ -95,12 +109,12 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
     for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
     if (report.status === 'up-to-date') {
       out(`Already up-to-date: ${req.path} (${report.new})`);
-      return 0;
+      return strictExit(req.strict, report);
     }
     if (req.verbose)
       for (const c of report.changes) out(`${c.letter} ${joinAsGiven(req.path, c.path)}`);
     out(`Updated: ${req.path} (${report.old} -> ${report.new})`);
-    return 0;
+    return strictExit(req.strict, report);
   } catch (e) {
     // virtualenv-tools prints these two on stdout; deploy scripts read them there.
     if (e instanceof VenvToolsError && (e.code === 'NOT_A_VENV' || e.code === 'NOT_ABSOLUTE')) {
@@ -121,7 +135,9 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
     result = relocate({
       path: req.path,
       to: req.to,
+      toFlag: '--to',
       ...(req.from === undefined ? {} : { from: req.from }),
+      forceFrom: req.forceFrom,
       maps: req.maps,
       dryRun: req.dryRun,
       onProgress: progress.update,
@@ -137,7 +153,7 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
   if (req.json) {
     const { relocateJson } = await import('../src/format-json.js');
     outJson(relocateJson(report, formatPlanDiff?.(plan?.edits ?? [])));
-    return 0;
+    return strictExit(req.strict, report);
   }
   const paint = await paintFor(process.stdout);
   for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
@@ -152,7 +168,7 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
     if (summary !== undefined) lines.push(summary);
   }
   for (const line of lines) out(line);
-  return 0;
+  return strictExit(req.strict, report);
 }
 
 /** pyvenv.cfg's bytes, or undefined when it cannot be read (reinit then fails with its own message). */

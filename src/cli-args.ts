@@ -9,17 +9,22 @@ export type CliRequest =
       readonly reinitialize: boolean;
       readonly python: string | undefined;
       readonly verbose: boolean;
+      /** Exit 1 when the venv cannot work here (its interpreter is missing); it is still relocated. */
+      readonly strict: boolean;
     }
   | {
       readonly mode: 'relocate';
       readonly path: string;
       readonly to: string;
       readonly from: string | undefined;
+      /** Accept --from even if it is a system folder or the venv's files name other locations. */
+      readonly forceFrom: boolean;
       readonly maps: ReadonlyArray<{ from: string; to: string }>;
       readonly dryRun: boolean;
       readonly diff: boolean;
       readonly json: boolean;
       readonly verbose: boolean;
+      readonly strict: boolean;
     }
   | {
       readonly mode: 'reinit';

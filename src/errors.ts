@@ -3,6 +3,8 @@ export type ErrorCode =
   | 'NOT_A_VENV'
   | 'NOT_ABSOLUTE'
   | 'REFUSED_ROOT'
+  | 'REFUSED_LOCATION'
+  | 'FROM_CONTRADICTED'
   | 'NO_OLD_PREFIX'
   | 'AMBIGUOUS_OLD_PREFIX'
   | 'UNREADABLE'

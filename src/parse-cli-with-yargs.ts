@@ -50,10 +50,17 @@ function base(argv: readonly string[]): Argv {
     .version(packageVersion());
 }
 
+const strictOpt = {
+  type: 'boolean',
+  default: false,
+  describe:
+    "Exit 1 when the venv's interpreter is missing on this machine (the relocation is still done; the warning names the fix, --reinitialize)",
+} as const;
+
 function compatParser(argv: readonly string[]): Argv {
   return base(argv)
     .usage(
-      'venv-tools --update-path NEW|auto [--verbose] [PATH]\nvenv-tools --reinitialize [--python EXE] [PATH]\n\n' +
+      'venv-tools --update-path NEW|auto [--verbose] [--strict] [PATH]\nvenv-tools --reinitialize [--python EXE] [PATH]\n\n' +
         'virtualenv-tools compatible mode: PATH (default ".") is the venv.',
     )
     .command('$0 [path]', false, (y) => y.positional('path', { type: 'string', default: '.' }))
@@ -74,6 +81,7 @@ function compatParser(argv: readonly string[]): Argv {
       describe:
         'Print one line per changed file (S script, B pyc, P .pth, F finder, A activate, …)',
     })
+    .option('strict', strictOpt)
     .example(
       'venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv',
       'relocate after unpacking',
@@ -81,6 +89,10 @@ function compatParser(argv: readonly string[]): Argv {
     .example(
       'venv-tools --update-path auto ./venv --verbose',
       'relocate to where it stands, listing files',
+    )
+    .example(
+      'venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv --strict',
+      'and exit 1 if its interpreter is missing here',
     );
 }
 
@@ -114,7 +126,14 @@ function commandParser(argv: readonly string[]): Argv {
           })
           .option('from', {
             type: 'string',
-            describe: 'The old location, when the venv cannot tell',
+            describe:
+              "The old location, when the venv cannot tell; refused when it is a system folder or the venv's own files name other locations (see --force-from), and always when it is /",
+          })
+          .option('force-from', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'Accept --from even so: for the odd venv really built in a system folder, or whose files are wrong',
           })
           .option('map', {
             type: 'string',
@@ -134,6 +153,7 @@ function commandParser(argv: readonly string[]): Argv {
             default: false,
             describe: 'List every changed file',
           })
+          .option('strict', strictOpt)
           .example(
             'venv-tools relocate ./venv --to /srv/app/abc/venv',
             'relocate ./venv for /srv/app/abc/venv',
@@ -149,6 +169,10 @@ function commandParser(argv: readonly string[]): Argv {
           .example(
             'venv-tools relocate ./venv --to /srv/new/venv --map /build/src=/srv/new/src',
             'map an editable source too',
+          )
+          .example(
+            'venv-tools relocate ./venv --to /srv/new/venv --from /build/app/venv',
+            "name the old location (checked against the venv's files)",
           ),
     )
     .command('reinit [path]', "Re-point the venv's interpreter at this machine's python3.X", (y) =>
@@ -251,6 +275,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
       reinitialize,
       python: last(args.python),
       verbose: args.verbose === true,
+      strict: args.strict === true,
     };
   }
   const { args, output } = run(commandParser(argv), argv);
@@ -266,11 +291,13 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         path,
         to: String(last(args.to)),
         from: last(args.from),
+        forceFrom: args.forceFrom === true,
         maps: ((args.map as string[] | undefined) ?? []).map(parseMap),
         dryRun: args.dryRun === true,
         diff: args.diff === true,
         json: args.json === true,
         verbose: args.verbose === true,
+        strict: args.strict === true,
       };
     case 'reinit':
       return {

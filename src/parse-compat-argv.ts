@@ -11,7 +11,7 @@ import type { CliRequest } from './cli-args.js';
 type CompatRequest = Extract<CliRequest, { mode: 'compat' }>;
 
 const STRING_OPTIONS = new Set(['update-path', 'python']);
-const BOOLEAN_OPTIONS = new Set(['reinitialize', 'verbose']);
+const BOOLEAN_OPTIONS = new Set(['reinitialize', 'verbose', 'strict']);
 
 /**
  * The request for a compatible argv that this parser is sure yargs would read the same way,
@@ -73,5 +73,6 @@ export function parseCompatArgv(argv: readonly string[]): CompatRequest | undefi
     reinitialize: booleans.has('reinitialize'),
     python: strings.get('python'),
     verbose: booleans.has('verbose'),
+    strict: booleans.has('strict'),
   };
 }

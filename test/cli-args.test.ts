@@ -8,6 +8,7 @@ const compat = (over: Record<string, unknown>) => ({
   reinitialize: false,
   python: undefined,
   verbose: false,
+  strict: false,
   ...over,
 });
 
@@ -44,11 +45,13 @@ const table: Array<[string[], Record<string, unknown>]> = [
       path: './venv',
       to: '/srv/a/venv',
       from: undefined,
+      forceFrom: false,
       maps: [],
       dryRun: false,
       diff: false,
       json: false,
       verbose: false,
+      strict: false,
     },
   ],
   [
@@ -68,6 +71,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       path: '.',
       to: '/srv/a',
       from: '/b',
+      forceFrom: false,
       maps: [
         { from: '/x', to: '/y' },
         { from: '/p', to: '/q' },
@@ -76,6 +80,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       diff: false,
       json: true,
       verbose: false,
+      strict: false,
     },
   ],
   [
@@ -85,11 +90,13 @@ const table: Array<[string[], Record<string, unknown>]> = [
       path: 'v',
       to: '/srv/a',
       from: undefined,
+      forceFrom: false,
       maps: [],
       dryRun: true,
       diff: true,
       json: false,
       verbose: false,
+      strict: false,
     },
   ],
   [
@@ -103,6 +110,30 @@ const table: Array<[string[], Record<string, unknown>]> = [
       diff: true,
       json: true,
     },
+  ],
+  [
+    ['relocate', 'v', '--to', '/srv/a', '--from', '/b', '--force-from', '--strict', '--json'],
+    {
+      mode: 'relocate',
+      path: 'v',
+      to: '/srv/a',
+      from: '/b',
+      forceFrom: true,
+      maps: [],
+      dryRun: false,
+      diff: false,
+      json: true,
+      verbose: false,
+      strict: true,
+    },
+  ],
+  [
+    ['--update-path', '/srv/x', '--strict', './venv'],
+    compat({ updatePath: '/srv/x', path: './venv', strict: true }),
+  ],
+  [
+    ['./venv', '--strict', '--update-path=/srv/x'],
+    compat({ updatePath: '/srv/x', path: './venv', strict: true }),
   ],
   [['scan'], { mode: 'scan', path: '.', json: false }],
   [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],
@@ -137,6 +168,9 @@ const usageErrors: string[][] = [
   ['verify', '--diff'],
   ['verify', '--bogus'],
   ['reinit', '--to', '/x'],
+  ['scan', '--force-from'],
+  ['--update-path', '/x', '--force-from'],
+  ['reinit', '--strict'],
 ];
 
 for (const argv of usageErrors) {

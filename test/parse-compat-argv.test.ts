@@ -60,6 +60,7 @@ const WORDS = [
   '--update-path=-x',
   '--reinitialize',
   '--verbose',
+  '--strict',
   '--python',
   '--python=/usr/bin/python3',
   '/srv/x',
@@ -112,6 +113,7 @@ function corpus(): string[][] {
     if (update) insert(parts, valued('update-path'));
     if (!update || next() < 0.3) insert(parts, ['--reinitialize']);
     if (next() < 0.5) insert(parts, ['--verbose']);
+    if (next() < 0.2) insert(parts, ['--strict']);
     if (next() < 0.3) insert(parts, valued('python'));
     if (next() < 0.7) insert(parts, [pick(PATHS)]);
     if (next() < 0.25) insert(parts, [pick(WORDS)]);
@@ -161,6 +163,8 @@ test('the forms deploy scripts use are parsed without yargs', (t) => {
     ['--update-path', 'auto', '--verbose', 'v'],
     ['--verbose', '--update-path', 'rel/path', 'v'],
     ['--update-path', '/srv/x', 'relocate'],
+    ['--update-path', '/srv/app/r1/venv', '--strict', '/srv/app/r1/venv'],
+    ['./venv', '--strict', '--update-path=/srv/x'],
     ['--reinitialize'],
     ['--reinitialize', '--python', '/usr/bin/python3.11', 'v'],
     ['--reinitialize', '--update-path', '/a', '/a'],

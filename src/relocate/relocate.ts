@@ -7,7 +7,6 @@ import { KIND_LETTER, type FileKind } from '../kinds.js';
 import {
   bytesToUtf8,
   fromBytes,
-  stripTrailingSlash,
   toBytes,
   utf8ToBytes,
   type ByteString,
@@ -17,6 +16,8 @@ import { detectLayout, joinAsGiven, type Layout } from '../scan/detect-layout.js
 import { findOldPrefix, type Evidence } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { trace } from '../trace.js';
+import { checkFoundOld, checkFrom, checkLocations } from './check-locations.js';
+import { checkInterpreter } from './check-interpreter.js';
 import { JOURNAL_NAME } from './journal.js';
 import { JournalSink } from './journal-sink.js';
 import { planFiles, spawnPlanWorker, type SpareWorker } from './plan-files.js';
@@ -30,8 +31,15 @@ export interface RelocateOptions {
   readonly path: string;
   /** The new location; must be absolute. */
   readonly to: string;
+  /** How the user named `to`, for messages: `--to` (the default) or `--update-path`. */
+  readonly toFlag?: string;
   /** The old location, when the evidence cannot tell. */
   readonly from?: string;
+  /**
+   * Accept `from` even when it is a system folder or the venv's own files name other locations
+   * (`--force-from`). `/` is refused whatever this says.
+   */
+  readonly forceFrom?: boolean;
   /** Extra mappings (`--map A=B`). */
   readonly maps?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
   readonly dryRun?: boolean;
@@ -42,6 +50,16 @@ export interface RelocateOptions {
   readonly threads?: number;
   /** Called with (phase, done, total) as files are processed; for a progress bar. */
   readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+/**
+ * A warning about the run as a whole, beside the planner's about single files: a location that
+ * normalising changed (NORMALIZED), an interpreter missing on this machine (INTERPRETER_MISSING).
+ */
+export interface RunWarning {
+  readonly code: 'NORMALIZED' | 'INTERPRETER_MISSING';
+  readonly message: string;
+  readonly path?: string;
 }
 
 /** One changed file, for reports. */
@@ -81,7 +99,7 @@ export interface RelocationReport {
   readonly changes: readonly Change[];
   readonly counts: Partial<Record<FileKind, number>>;
   readonly binaries: ReadonlyArray<{ path: string; matches: number; format: string }>;
-  readonly warnings: readonly Warning[];
+  readonly warnings: ReadonlyArray<Warning | RunWarning>;
   readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
   readonly timings: Timings;
 }
@@ -92,12 +110,7 @@ export interface RelocationResult {
   readonly plan: Plan | undefined;
 }
 
-/** Check that a user-given path is absolute; the message is virtualenv-tools'. */
-export function requireAbsolute(p: string, flag = '--update-path'): void {
-  if (!p.startsWith('/')) {
-    throw new VenvToolsError('NOT_ABSOLUTE', `${flag} must be absolute: ${p}`, p);
-  }
-}
+export { requireAbsolute } from './check-locations.js';
 
 /**
  * The needle for the byte search: the longest head of a path made of characters that no
@@ -143,15 +156,42 @@ export function relocate(opts: RelocateOptions): RelocationResult {
   trace('relocate');
   const t0 = performance.now();
   const timings = emptyTimings();
-  requireAbsolute(opts.to);
-  const target = stripTrailingSlash(utf8ToBytes(opts.to));
-  const root = resolveVenvRoot(opts.path);
   const shownPath = opts.path;
+  // Every location is normalised and checked before the lock is taken and anything is written,
+  // dry runs too: `/` and system folders are refused (check-locations.ts).
+  const given = checkLocations({
+    path: shownPath,
+    to: opts.to,
+    toFlag: opts.toFlag ?? '--to',
+    from: opts.from,
+    maps: opts.maps ?? [],
+  });
+  const target = given.to;
+  const root = resolveVenvRoot(opts.path);
 
   // Check the venv's shape before taking the lock, so nothing is written into a folder that is
   // not a venv. The folders checked are never touched by a relocation, so a torn run cannot
   // change the verdict.
   const layout = detectLayout(opts.path, bytesToUtf8(root));
+  // `--from` against the venv's own files, before the lock too; unless an interrupted run's
+  // journal is there, whose files may be torn: then only after recovery, below. It is checked
+  // again under the lock, on the evidence the run acts on, which another run may have changed.
+  const checkGivenFrom = (evidence: readonly Evidence[]): void => {
+    if (given.from !== undefined && opts.forceFrom !== true)
+      checkFrom(given.from, opts.from ?? '', evidence, target, shownPath);
+  };
+  if (given.from !== undefined && opts.forceFrom !== true && !hasJournal(root))
+    checkGivenFrom(readEvidence(root, layout));
+  // The interpreter as the venv will see it: links into the venv are read where it stands.
+  const interpreterWarnings = (old: ByteString | undefined): RunWarning[] => {
+    const w = checkInterpreter(
+      root,
+      layout,
+      old === undefined ? [target] : [old, target],
+      shownPath,
+    );
+    return w === undefined ? [] : [w];
+  };
   const release = opts.dryRun ? () => undefined : acquireLock(root);
   let spare: SpareWorker | undefined;
   try {
@@ -167,20 +207,21 @@ export function relocate(opts: RelocateOptions): RelocationResult {
       : recoverJournal(root);
     const evidence = readEvidence(root, layout);
     let old: ByteString;
-    if (opts.from !== undefined) {
-      requireAbsolute(opts.from, '--from');
-      old = stripTrailingSlash(utf8ToBytes(opts.from));
+    if (given.from !== undefined) {
+      checkGivenFrom(evidence);
+      old = given.from;
     } else {
       const found = findOldPrefix(evidence, target, shownPath);
       if (found.state === 'up-to-date') {
         timings.total = performance.now() - t0;
-        return { report: baseReport('up-to-date', undefined), plan: undefined };
+        return { report: upToDate(), plan: undefined };
       }
       old = found.old;
+      checkFoundOld(old, evidence, target, shownPath);
     }
     if (old === target) {
       timings.total = performance.now() - t0;
-      return { report: baseReport('up-to-date', undefined), plan: undefined };
+      return { report: upToDate(), plan: undefined };
     }
     // There is work: the second planning thread boots (about 0.1-0.2 s) while this one walks the
     // venv. planFiles lets it go if the venv is small, and so does the `finally` below if the
@@ -190,14 +231,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     trace('worker spawned');
 
     const venvMapping: Mapping = { from: old, to: target };
-    const explicit: Mapping[] = (opts.maps ?? []).map((m) => {
-      requireAbsolute(m.from, '--map');
-      requireAbsolute(m.to, '--map');
-      return {
-        from: stripTrailingSlash(utf8ToBytes(m.from)),
-        to: stripTrailingSlash(utf8ToBytes(m.to)),
-      };
-    });
+    const explicit: Mapping[] = given.maps;
     const mappingReports: MappingReport[] = [
       { from: bytesToUtf8(old), to: bytesToUtf8(target), why: 'venv' },
       ...explicit.map((m) => ({
@@ -206,7 +240,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         why: 'map' as const,
       })),
     ];
-    const warnings: Warning[] = [];
+    const warnings: Array<Warning | RunWarning> = [...given.warnings];
     const mappings: Mapping[] = [venvMapping, ...explicit];
     const root2 = movedRoot(old, target);
     // Sources that moved along (after the move): a reference under the old root maps when its
@@ -328,13 +362,19 @@ export function relocate(opts: RelocateOptions): RelocationResult {
           matches: b.matches,
           format: b.format,
         })),
-        warnings,
+        warnings: [...warnings, ...interpreterWarnings(old)],
         stats,
       };
       return { report, plan: dryPlan };
     } catch (err) {
       if (sink instanceof JournalSink) sink.abort();
       throw err;
+    }
+    function upToDate(): RelocationReport {
+      return {
+        ...baseReport('up-to-date', undefined),
+        warnings: [...given.warnings, ...interpreterWarnings(undefined)],
+      };
     }
     function baseReport(
       status: RelocationReport['status'],

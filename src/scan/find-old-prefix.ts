@@ -4,6 +4,7 @@ import { bytesToUtf8, stripTrailingSlash, type ByteString } from '../path-bounda
 import { activateFlavor } from '../relocate/rewrite-activate.js';
 import { activateEvidence } from './activate-evidence.js';
 import { parseShebang } from './parse-shebang.js';
+import { suggestOldPrefix } from './suggest-old-prefix.js';
 
 /** One place that names a venv location. */
 export interface Evidence {
@@ -88,7 +89,8 @@ export type OldPrefix =
   | { readonly state: 'found'; readonly old: ByteString; readonly evidence: Evidence[] }
   | { readonly state: 'up-to-date'; readonly evidence: Evidence[] };
 
-function describe(evidence: readonly Evidence[]): string {
+/** The evidence as the messages list it: one line per location, with up to three of its files. */
+export function describeEvidence(evidence: readonly Evidence[]): string {
   const byLoc = new Map<ByteString, Evidence[]>();
   for (const e of evidence) byLoc.set(e.location, [...(byLoc.get(e.location) ?? []), e]);
   return [...byLoc]
@@ -123,10 +125,14 @@ export function findOldPrefix(
       shownPath,
     );
   }
+  // Never suggest a location that would be refused (/, a system folder): see suggestOldPrefix.
+  const suggested = suggestOldPrefix(evidence, target);
   throw new VenvToolsError(
     'AMBIGUOUS_OLD_PREFIX',
-    `${shownPath} names several old locations:\n${describe(evidence.filter((e) => e.location !== target))}\n` +
-      `Say which one it was built at with --from OLD, e.g. venv-tools relocate ${shownPath} --from ${bytesToUtf8(others[0] as ByteString)} --to ${bytesToUtf8(target)}`,
+    `${shownPath} names several old locations:\n${describeEvidence(evidence.filter((e) => e.location !== target))}\n` +
+      (suggested === undefined
+        ? `None of them can be where it was built (/ and system folders never are): look at the files listed, then name the folder it was built at with --from OLD, e.g. venv-tools relocate ${shownPath} --from /old/path/venv --to ${bytesToUtf8(target)}`
+        : `Say which one it was built at with --from OLD, e.g. venv-tools relocate ${shownPath} --from ${bytesToUtf8(suggested)} --to ${bytesToUtf8(target)}`),
     shownPath,
   );
 }

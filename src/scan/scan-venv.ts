@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { fs } from '../fs.js';
 import { VenvToolsError } from '../errors.js';
 import { KIND_LETTER, type FileKind } from '../kinds.js';
+import { normalizeLocation } from '../normalize-location.js';
 import {
   bytesToUtf8,
   fromBytes,
@@ -18,8 +19,9 @@ import {
   type ByteString,
   type Mapping,
 } from '../path-boundary.js';
+import { refusedLocation } from '../refused-location.js';
 import { acquireLock } from '../relocate/lock.js';
-import type { Edit, Warning } from '../relocate/plan-relocation.js';
+import type { Edit } from '../relocate/plan-relocation.js';
 import { hasJournal, recoverJournal, type Recovery } from '../relocate/recover-journal.js';
 import {
   relocate,
@@ -67,7 +69,11 @@ export interface ScannedFile {
 
 /** A scan warning; relocation's, plus the scan's own. */
 export interface ScanWarning {
-  readonly code: Warning['code'] | 'AMBIGUOUS_OLD_PREFIX' | 'NO_OLD_PREFIX' | 'WOULD_FAIL';
+  readonly code:
+    | RelocationReport['warnings'][number]['code']
+    | 'AMBIGUOUS_OLD_PREFIX'
+    | 'NO_OLD_PREFIX'
+    | 'WOULD_FAIL';
   readonly message: string;
   readonly path?: string;
 }
@@ -266,10 +272,11 @@ export function scanVenv(opts: ScanOptions): ScanReport {
     try {
       ({ report, files } = plannedFiles(opts.path, old, to, opts.onProgress));
     } catch (err) {
-      // A file the planner cannot rewrite: scan still describes the venv, and says so.
+      // A file the planner cannot rewrite, or a location a relocation refuses (the files of a
+      // venv that `--update-path /` damaged name /): scan still describes the venv, and says so.
       if (
         !(err instanceof VenvToolsError) ||
-        !['BAD_PYC', 'BAD_INPUT', 'UNSUPPORTED'].includes(err.code)
+        !['BAD_PYC', 'BAD_INPUT', 'UNSUPPORTED', 'REFUSED_LOCATION'].includes(err.code)
       )
         throw err;
       warnings.push({
@@ -284,15 +291,15 @@ export function scanVenv(opts: ScanOptions): ScanReport {
   if (report !== undefined) warnings.push(...report.warnings);
   const moved = state === 'moved' || state === 'half-relocated';
   const otherLocations = others.map((l) => l.location);
-  const fixes =
-    otherLocations.length === 0
-      ? []
-      : [
-          fixOf(
-            `rewrites every file that names ${otherLocations.join(' or ')} for ${rootShown}`,
-            relocateArgv(opts.path, rootShown, otherLocations),
-          ),
-        ];
+  // No fix when every other location is one relocate refuses: the warning says why.
+  const fixes = otherLocations.every((l) => refusedLocation(normalizeLocation(l)) !== undefined)
+    ? []
+    : [
+        fixOf(
+          `rewrites every file that names ${otherLocations.join(' or ')} for ${rootShown}`,
+          relocateArgv(opts.path, rootShown, otherLocations),
+        ),
+      ];
   return {
     path: opts.path,
     root: rootShown,

@@ -1,4 +1,6 @@
 /** The commands verify and scan suggest, written so they can be pasted into sh, bash or zsh. */
+import { normalizeLocation } from '../normalize-location.js';
+import { refusedLocation } from '../refused-location.js';
 
 /** A command that fixes some of the problems found, ready to paste. */
 export interface Fix {
@@ -36,9 +38,12 @@ export function commandLine(argv: readonly string[]): string {
  */
 export function relocateArgv(path: string, root: string, foreign: readonly string[]): string[] {
   const argv = ['venv-tools', 'relocate', path, '--to', root];
-  if (foreign.length > 1) {
-    argv.push('--from', foreign[0] as string);
-    for (const f of foreign.slice(1)) argv.push('--map', `${f}=${root}`);
+  // A location relocate refuses (/, a system folder) is never suggested: --from and --map
+  // refuse it too. The others are still named, so that relocate does not stop at it.
+  const usable = foreign.filter((f) => refusedLocation(normalizeLocation(f)) === undefined);
+  if (foreign.length > 1 && usable.length > 0) {
+    argv.push('--from', usable[0] as string);
+    for (const f of usable.slice(1)) argv.push('--map', `${f}=${root}`);
   }
   return argv;
 }

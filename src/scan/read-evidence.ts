@@ -10,7 +10,6 @@ import { errnoOf, VenvToolsError } from '../errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
 import { parsePyvenvCfg, type Layout } from './detect-layout.js';
 import { gatherEvidence, type Evidence, type EvidenceSource } from './find-old-prefix.js';
-import { isVenvFolder } from './is-venv-folder.js';
 import { pycCompiledAt } from './pyc-compiled-at.js';
 import { FileSearcher } from './search-files.js';
 import { pthLocations, recordLocations } from './site-evidence.js';
@@ -70,6 +69,19 @@ export function readEvidence(root: ByteString, layout: Layout, deep = false): Ev
   ];
 }
 
+function realpathOf(p: ByteString): ByteString | undefined {
+  try {
+    return fromBytes(fs.realpathSync(toBytes(p), { encoding: 'buffer' }) as unknown as Buffer);
+  } catch {
+    return undefined;
+  }
+}
+
+function sameFolder(a: ByteString, b: ByteString): boolean {
+  const ra = realpathOf(a);
+  return ra !== undefined && ra === realpathOf(b);
+}
+
 // Prefixes that hold a lib/pythonX.Y/site-packages of a Python installation, never a venv's.
 const SYSTEM_PREFIXES = new Set(['/', '/usr', '/usr/local']);
 
@@ -77,8 +89,10 @@ const SYSTEM_PREFIXES = new Set(['/', '/usr', '/usr/local']);
  * The evidence of the venv's pycs (where each was compiled: pycCompiledAt), and of the absolute
  * RECORD rows, `.pth` and `.egg-link` lines of its site-packages that name a venv-shaped place
  * (site-evidence.ts). Summarised: one piece per location and source, with the count of files
- * and the first of them. A place a RECORD or `.pth` names that exists and is not a venv (a
- * Python's own prefix) is not evidence; `basePrefixes` are the base interpreter's.
+ * and the first of them. A place a RECORD or `.pth` names counts only when it is gone or is
+ * this venv: one that exists elsewhere is a Python's own prefix (`basePrefixes` are the base
+ * interpreter's) or another venv whose packages a `.pth` may add on purpose, and relocating
+ * onto it would break that (verify's pth check reports it).
  */
 export function readDeepEvidence(
   root: ByteString,
@@ -134,7 +148,7 @@ export function readDeepEvidence(
       ok =
         !SYSTEM_PREFIXES.has(loc) &&
         !basePrefixes.includes(loc) &&
-        (!fs.existsSync(toBytes(loc)) || isVenvFolder(loc));
+        (!fs.existsSync(toBytes(loc)) || sameFolder(loc, root));
       judged.set(loc, ok);
     }
     return ok;

@@ -131,8 +131,8 @@ export function isHere(location: ByteString, root: ByteString): boolean {
 }
 
 /**
- * Finish an interrupted run first (DESIGN.md: every command does). Without a journal nothing is
- * locked or written, so scan and verify work on a venv they may not write to.
+ * Finish an interrupted run first, as every command does (docs/JSON.md, `recovered`). Without a
+ * journal nothing is locked or written, so scan and verify work on a venv they may not write to.
  */
 function recoverIfNeeded(root: ByteString): Recovery {
   if (!hasJournal(root)) return { state: 'none', files: 0 };

@@ -2,7 +2,7 @@
  * `venv-tools verify`: does the venv work where it stands? A list of small checks
  * (check-*.ts), each returning problems as sentences; the venv is clean when none has any.
  * Nothing is changed, except that an interrupted run's journal is finished first, as every
- * command does (DESIGN.md "Applying").
+ * command does (docs/RELIABILITY.md).
  */
 import { performance } from 'node:perf_hooks';
 import { bytesToUtf8 } from '../path-boundary.js';

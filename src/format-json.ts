@@ -76,7 +76,7 @@ function locationsJson(ls: readonly LocationReport[]): Json {
   return ls.map((l) => ({
     location: l.location,
     here: l.here,
-    evidence: l.evidence.map((e) => ({ file: e.file, source: e.source })),
+    evidence: l.evidence.map((e) => ({ file: e.file, source: e.source, count: e.count })),
   }));
 }
 
@@ -98,7 +98,12 @@ export function relocateJson(r: RelocationReport, diff?: readonly string[]): Jso
     old: orNull(r.old),
     new: r.new,
     layout: layoutJson(r.layout),
-    evidence: r.evidence.map((e) => ({ file: e.file, source: e.source, location: e.location })),
+    evidence: r.evidence.map((e) => ({
+      file: e.file,
+      source: e.source,
+      location: e.location,
+      count: e.count,
+    })),
     mappings: mappingsJson(r.mappings),
     recovered: recoveredJson(r.recovered),
     changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, letter: c.letter, op: c.op })),

@@ -1,7 +1,7 @@
 import { ALL_KINDS, type FileKind } from './kinds.js';
 import type { RelocationReport } from './relocate/relocate.js';
 import type { Layout } from './scan/detect-layout.js';
-import type { ScanReport, ScanState } from './scan/scan-venv.js';
+import type { LocationReport, ScanReport, ScanState } from './scan/scan-venv.js';
 
 /** Paint functions; the CLI passes chalk's or identity ones (no colour off a TTY). */
 export interface Paint {
@@ -108,11 +108,32 @@ function creatorOf(layout: Layout): string {
   return `${who}, ${impl} ${layout.cfgVersion ?? layout.pythonVersion}`;
 }
 
-/** "bin/activate, bin/pip, … (9 files)" for a location's evidence. */
-function evidenceList(files: readonly string[]): string {
+/** "bin/activate, bin/pip, … (9 files)" for a list of files. */
+function fileList(files: readonly string[]): string {
   const unique = [...new Set(files)];
   if (unique.length <= 4) return unique.join(', ');
   return `${unique.slice(0, 4).join(', ')}, … (${unique.length} files)`;
+}
+
+const SUMMARY_WORDS: Partial<Record<LocationReport['evidence'][number]['source'], string>> = {
+  pyc: 'pycs',
+  record: 'RECORDs',
+  pth: '.pth files',
+  'egg-link': 'egg-links',
+};
+
+/**
+ * A location's evidence: its files one by one ("bin/activate, bin/pip, … (9 files)"), and a
+ * count for each summarised source ("1736 pycs, e.g. lib/…/mod.cpython-312.pyc").
+ */
+function evidenceList(evidence: LocationReport['evidence']): string {
+  const single = evidence.filter((e) => e.count === 1).map((e) => e.file);
+  const parts = single.length === 0 ? [] : [fileList(single)];
+  for (const e of evidence) {
+    if (e.count === 1) continue;
+    parts.push(`${e.count} ${SUMMARY_WORDS[e.source] ?? 'files'}, e.g. ${e.file}`);
+  }
+  return parts.join('; ');
 }
 
 const STATE_WORDS: Record<ScanState, string> = {
@@ -143,9 +164,7 @@ export function formatScan(r: ScanReport, paint: Paint = NO_PAINT): string[] {
   }
   for (const loc of r.locations) {
     const where = loc.here ? paint.green('here') : paint.yellow('elsewhere');
-    lines.push(
-      `  evidence       ${loc.location} (${where}): ${evidenceList(loc.evidence.map((e) => e.file))}`,
-    );
+    lines.push(`  evidence       ${loc.location} (${where}): ${evidenceList(loc.evidence)}`);
   }
   if (r.old !== null) {
     const follows = r.files.filter((f) => !f.names).length;

@@ -145,7 +145,15 @@ for (const { python, creator } of targets) {
     t.is(ran.status, 0, ran.out);
     const after = cli(['verify', v.dir]);
     t.is(after.status, 0, after.stdout);
-    for (const name of ['foreign-paths', 'interpreters', 'python', 'activate', 'record'])
+    for (const name of [
+      'foreign-paths',
+      'interpreters',
+      'python',
+      'activate',
+      'pth',
+      'pycs',
+      'record',
+    ])
       t.regex(after.stdout, new RegExp(`^ {2}ok {4}${name} `, 'm'), name);
   });
 }
@@ -188,6 +196,8 @@ test('a clean venv passes every check and exits 0', (t) => {
       ['interpreters', 'ok'],
       ['python', 'ok'],
       ['activate', 'ok'],
+      ['pth', 'ok'],
+      ['pycs', 'skipped'],
       ['record', 'ok'],
     ],
   );

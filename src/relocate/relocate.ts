@@ -93,7 +93,13 @@ export interface RelocationReport {
   readonly old: string | undefined;
   readonly new: string;
   readonly layout: Layout;
-  readonly evidence: ReadonlyArray<{ file: string; source: Evidence['source']; location: string }>;
+  readonly evidence: ReadonlyArray<{
+    file: string;
+    source: Evidence['source'];
+    location: string;
+    /** How many files of this source name this location (pycs are summarised). */
+    count: number;
+  }>;
   readonly mappings: readonly MappingReport[];
   readonly recovered: Recovery;
   readonly changes: readonly Change[];
@@ -205,7 +211,14 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     const recovered = opts.dryRun
       ? ({ state: 'none', files: 0 } as Recovery)
       : recoverJournal(root);
-    const evidence = readEvidence(root, layout);
+    let evidence = readEvidence(root, layout);
+    // The scripts, activate and pyvenv.cfg settle a normal run at the cost of a few small files.
+    // When they name nothing but the target (or nothing at all), every pyc, RECORD and .pth is
+    // asked too (a read of every pyc): a run that stopped half-way may have left them naming
+    // the old place, and "up to date" must mean that all of them name the target.
+    if (opts.from === undefined && !evidence.some((e) => e.location !== target)) {
+      evidence = readEvidence(root, layout, true);
+    }
     let old: ByteString;
     if (given.from !== undefined) {
       checkGivenFrom(evidence);
@@ -391,6 +404,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
           file: bytesToUtf8(e.file),
           source: e.source,
           location: bytesToUtf8(e.location),
+          count: e.count ?? 1,
         })),
         mappings: [],
         recovered,

@@ -6,13 +6,34 @@ import { activateEvidence } from './activate-evidence.js';
 import { parseShebang } from './parse-shebang.js';
 import { suggestOldPrefix } from './suggest-old-prefix.js';
 
+/** Where a piece of evidence comes from. */
+export type EvidenceSource =
+  | 'activate'
+  | 'shebang'
+  | 'pyvenv.cfg'
+  /** The prefix in front of a pyc's `co_filename`: where it was compiled. */
+  | 'pyc'
+  /** An absolute RECORD row inside a venv-shaped location. */
+  | 'record'
+  | 'pth'
+  | 'egg-link';
+
 /** One place that names a venv location. */
 export interface Evidence {
-  /** File it came from, relative to the venv root (byte string). */
+  /**
+   * File it came from, relative to the venv root (byte string). For a summary of several files
+   * (`count` > 1), the first of them in path order.
+   */
   readonly file: ByteString;
-  readonly source: 'activate' | 'shebang' | 'pyvenv.cfg';
+  readonly source: EvidenceSource;
   /** The location it names (byte string, no trailing slash). */
   readonly location: ByteString;
+  /**
+   * How many files of this source name this location: pycs, RECORDs, .pth and egg-link files
+   * are summarised, one piece of evidence per location and source, so reports stay readable.
+   * Absent: one.
+   */
+  readonly count?: number;
 }
 
 /** The files the evidence is read from, with their bytes. */

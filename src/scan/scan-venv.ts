@@ -44,7 +44,7 @@ export type ScanState =
   | 'half-relocated'
   /** The evidence names several other locations. */
   | 'ambiguous'
-  /** Nothing names a location (no activate script, script or pyvenv.cfg command). */
+  /** Nothing names a location (no activate script, script, pyvenv.cfg command, pyc, RECORD or .pth). */
   | 'unknown';
 
 /** One location the evidence names, and which files name it. */
@@ -52,7 +52,12 @@ export interface LocationReport {
   readonly location: string;
   /** True when it is where the venv stands: the same path, or the same folder through a symlink. */
   readonly here: boolean;
-  readonly evidence: ReadonlyArray<{ readonly file: string; readonly source: Evidence['source'] }>;
+  readonly evidence: ReadonlyArray<{
+    readonly file: string;
+    readonly source: Evidence['source'];
+    /** How many files of this source name the location (pycs are summarised); `file` is the first. */
+    readonly count: number;
+  }>;
 }
 
 /** A file a relocation of the venv would rewrite. */
@@ -132,8 +137,8 @@ export function isHere(location: ByteString, root: ByteString): boolean {
 }
 
 /**
- * Finish an interrupted run first (DESIGN.md: every command does). Without a journal nothing is
- * locked or written, so scan and verify work on a venv they may not write to.
+ * Finish an interrupted run first, as every command does (docs/JSON.md, `recovered`). Without a
+ * journal nothing is locked or written, so scan and verify work on a venv they may not write to.
  */
 function recoverIfNeeded(root: ByteString): Recovery {
   if (!hasJournal(root)) return { state: 'none', files: 0 };
@@ -152,13 +157,13 @@ export function openVenv(path: string): OpenedVenv {
   const recovered = recoverIfNeeded(root);
   // Again after recovery, which may have rewritten pyvenv.cfg.
   const layout = detectLayout(path, bytesToUtf8(root));
-  const evidence = readEvidence(root, layout);
+  const evidence = readEvidence(root, layout, true);
   const byLocation = new Map<ByteString, Evidence[]>();
   for (const e of evidence) byLocation.set(e.location, [...(byLocation.get(e.location) ?? []), e]);
   const locations = [...byLocation].map(([loc, es]) => ({
     location: bytesToUtf8(loc),
     here: isHere(loc, root),
-    evidence: es.map((e) => ({ file: bytesToUtf8(e.file), source: e.source })),
+    evidence: es.map((e) => ({ file: bytesToUtf8(e.file), source: e.source, count: e.count ?? 1 })),
   }));
   return { root, layout, recovered, evidence, locations };
 }
@@ -262,7 +267,7 @@ export function scanVenv(opts: ScanOptions): ScanReport {
     warnings.push({
       code: 'NO_OLD_PREFIX',
       message:
-        'no activate script, script shebang or pyvenv.cfg command names a location; relocate needs --from OLD',
+        'no activate script, script shebang, pyvenv.cfg command, pyc, RECORD or .pth names a location; relocate needs --from OLD',
     });
   }
 

@@ -1,9 +1,9 @@
-import { VenvToolsError } from '../errors.js';
-import { ALL_KINDS, type FileKind } from '../kinds.js';
-import { bytesToUtf8 } from '../path-boundary.js';
-import type { MappingReport, RelocationReport } from '../relocate/relocate.js';
-import { plannedFiles, type OpenedVenv, type ScannedFile } from '../scan/scan-venv.js';
+import { ALL_KINDS, KIND_LETTER, type FileKind } from '../kinds.js';
+import { bytesToUtf8, type ByteString } from '../path-boundary.js';
+import type { RelocationReport } from '../relocate/relocate.js';
+import { isHere, type OpenedVenv, type ScannedFile } from '../scan/scan-venv.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
+import type { OldPathSearch } from './search-old-paths.js';
 
 /** What the foreign-paths check found, beyond its verdict. */
 export interface ForeignPaths {
@@ -14,8 +14,6 @@ export interface ForeignPaths {
   readonly stale: readonly ScannedFile[];
   /** Binaries that name one: reported, never counted as problems (they are never edited). */
   readonly binaries: RelocationReport['binaries'];
-  /** What a relocation to here would map. */
-  readonly mappings: readonly MappingReport[];
 }
 
 const KIND_WORD: Partial<Record<FileKind, string>> = {
@@ -26,25 +24,26 @@ const KIND_WORD: Partial<Record<FileKind, string>> = {
   finder: 'editable finder',
 };
 
+/** The locations the evidence names that are not where the venv stands (byte strings). */
+export function foreignLocations(venv: OpenedVenv): ByteString[] {
+  return [...new Set(venv.evidence.map((e) => e.location))].filter((l) => !isHere(l, venv.root));
+}
+
 /**
- * No file, pyc or symlink may name a venv location other than where the venv stands. The files
- * are found by a dry run of relocate to here, so this check fails exactly when a relocation
- * would still change something that names an old place, and passes after one.
+ * No file, pyc or symlink may name a venv location other than where the venv stands. The
+ * locations are every one the evidence names (scripts, activate, pyvenv.cfg, pycs, RECORDs,
+ * .pth files); the files are found by a byte search of the whole tree (search-old-paths.ts),
+ * so this check agrees with `grep -r OLD` and not only with what a relocation rewrites.
  */
-export function checkForeignPaths(
-  path: string,
-  venv: OpenedVenv,
-  onProgress?: (phase: string, done: number, total: number) => void,
-): ForeignPaths {
-  const rootShown = bytesToUtf8(venv.root);
-  const foreign = venv.locations.filter((l) => !l.here).map((l) => l.location);
-  const none = { foreign, stale: [], binaries: [], mappings: [] };
+export function checkForeignPaths(venv: OpenedVenv, search: OldPathSearch): ForeignPaths {
+  const foreign = foreignLocations(venv).map(bytesToUtf8);
+  const none = { foreign, stale: [], binaries: [] };
   if (venv.locations.length === 0) {
     return {
       ...none,
       result: result(
         'foreign-paths',
-        'no activate script, script or pyvenv.cfg command names a location, so there is no old one to look for',
+        'no activate script, script, pyvenv.cfg command, pyc, RECORD or .pth names a location, so there is no old one to look for',
         [],
         [],
         true,
@@ -52,72 +51,63 @@ export function checkForeignPaths(
     };
   }
   if (foreign.length === 0) {
-    const n = new Set(venv.evidence.map((e) => e.file)).size;
+    // Files named one by one (an activate script may give several values), plus the summaries.
+    const single = venv.evidence.filter((e) => (e.count ?? 1) === 1).map((e) => e.file);
+    const n =
+      new Set(single).size +
+      venv.evidence.reduce((sum, e) => sum + ((e.count ?? 1) > 1 ? (e.count as number) : 0), 0);
     return {
       ...none,
       result: result(
         'foreign-paths',
-        `the ${plural(n, 'file')} that say where the venv is all name this venv`,
+        `the ${plural(n, 'file')} that say where the venv is (scripts, activate, pyvenv.cfg, pycs, RECORDs, .pth) all name this venv`,
         [],
       ),
     };
   }
-  let planned: ReturnType<typeof plannedFiles>;
-  try {
-    planned = plannedFiles(
-      path,
-      foreign[0] as string,
-      rootShown,
-      onProgress,
-      foreign.slice(1).map((f) => ({ from: f, to: rootShown })),
-    );
-  } catch (err) {
-    if (!(err instanceof VenvToolsError)) throw err;
-    return {
-      ...none,
-      result: result('foreign-paths', `files name ${foreign.join(' and ')}`, [
-        {
-          message: `${foreign.join(' and ')} is named here, and a relocation could not plan its rewrite: ${err.message}`,
-          paths: err.path === undefined ? [] : [err.path],
-        },
-      ]),
-    };
-  }
-  const { report, files, named: namedBy } = planned;
-  const stale = files.filter((f) => f.names);
+  const stale: ScannedFile[] = search.hits.map((h) => ({
+    path: bytesToUtf8(h.rel),
+    kind: h.kind,
+    letter: KIND_LETTER[h.kind],
+    names: true,
+  }));
   const problems = ALL_KINDS.flatMap((kind) => {
-    const ofKind = stale.filter((f) => f.kind === kind);
+    const ofKind = search.hits.filter((h) => h.kind === kind);
     if (ofKind.length === 0) return [];
-    const named = new Set<string>();
-    for (const f of ofKind) for (const n of namedBy.get(f.path) ?? []) named.add(n);
-    const which = named.size === 0 ? foreign.join(' or ') : [...named].join(' or ');
+    const named = [...new Set(ofKind.flatMap((h) => h.names))].map(bytesToUtf8);
     const word = KIND_WORD[kind] ?? kind;
+    const paths = ofKind.map((h) => bytesToUtf8(h.rel));
     return [
       {
-        message: `${plural(ofKind.length, `${word} file`)} still ${ofKind.length === 1 ? 'names' : 'name'} ${which}: ${someOf(ofKind.map((f) => f.path))}`,
-        paths: ofKind.map((f) => f.path),
+        message: `${plural(ofKind.length, `${word} file`)} still ${ofKind.length === 1 ? 'names' : 'name'} ${named.join(' or ')}: ${someOf(paths)}; the relocate command below rewrites ${ofKind.length === 1 ? 'it' : 'them'}`,
+        paths,
       },
     ];
   });
+  const binaries = search.binaries.map((b) => ({
+    path: bytesToUtf8(b.rel),
+    matches: b.matches,
+    format: b.format,
+  }));
   const notes = [
-    ...report.binaries.map(
+    ...binaries.map(
       (b) =>
         `${b.path} (${b.format}) names an old location ${plural(b.matches, 'time')}; binaries are never edited`,
     ),
-    ...report.warnings
-      .filter((w) => w.code === 'OUTSIDE_REFERENCE' || w.code === 'PYC_REMOVED')
-      .map((w) => w.message),
+    ...search.largeBinaries.map(
+      (b) =>
+        `${bytesToUtf8(b.rel)} (${(b.size / 1e6).toFixed(0)} MB, not read whole) holds text of an old location; binaries are never edited`,
+    ),
   ];
   return {
     result: result(
       'foreign-paths',
-      `${plural(stale.length, 'file')} ${stale.length === 1 ? 'names' : 'name'} ${foreign.join(' and ')}, where this venv is not`,
+      `${plural(stale.length, 'file')} ${stale.length === 1 ? 'names' : 'name'} ${foreign.join(' or ')}, where this venv is not`,
       problems,
       notes,
     ),
     foreign,
     stale,
-    binaries: report.binaries,
-    mappings: report.mappings,
+    binaries,
   };
 }

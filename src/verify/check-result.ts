@@ -6,6 +6,8 @@ export const CHECK_NAMES = [
   'interpreters',
   'python',
   'activate',
+  'pth',
+  'pycs',
   'record',
 ] as const;
 

@@ -2,7 +2,7 @@
  * `venv-tools verify`: does the venv work where it stands? A list of small checks
  * (check-*.ts), each returning problems as sentences; the venv is clean when none has any.
  * Nothing is changed, except that an interrupted run's journal is finished first, as every
- * command does (DESIGN.md "Applying").
+ * command does (docs/RELIABILITY.md).
  */
 import { performance } from 'node:perf_hooks';
 import { bytesToUtf8 } from '../path-boundary.js';
@@ -18,12 +18,15 @@ import {
 } from '../scan/scan-venv.js';
 import type { RelocationReport } from '../relocate/relocate.js';
 import { checkActivate } from './check-activate.js';
-import { checkForeignPaths } from './check-foreign-paths.js';
+import { checkForeignPaths, foreignLocations } from './check-foreign-paths.js';
 import { checkInterpreters } from './check-interpreters.js';
+import { checkPth } from './check-pth.js';
+import { checkPycs } from './check-pycs.js';
 import { checkPython, type PythonSeen } from './check-python.js';
 import { checkRecord } from './check-record.js';
 import type { CheckName, CheckResult, Problem } from './check-result.js';
 import { fixOf, reinitArgv, relocateArgv, type Fix } from './fix-command.js';
+import { searchOldPaths } from './search-old-paths.js';
 
 export interface VerifyOptions {
   /** The venv as the user gave it (echoed in messages and in the suggested commands). */
@@ -69,20 +72,25 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
   const timed = <T>(name: CheckName, f: () => T): T => {
     const t = performance.now();
     const out = f();
-    timings[name] = performance.now() - t;
+    timings[name] = (timings[name] ?? 0) + performance.now() - t;
     return out;
   };
 
-  const foreignPaths = timed('foreign-paths', () =>
-    checkForeignPaths(opts.path, venv, opts.onProgress),
+  const foreign = foreignLocations(venv);
+  // One read of the tree: every file for the old locations, and the list of pycs.
+  const search = timed('foreign-paths', () =>
+    searchOldPaths(root, layout, foreign, opts.onProgress),
   );
+  const foreignPaths = timed('foreign-paths', () => checkForeignPaths(venv, search));
   const interpreters = timed('interpreters', () => checkInterpreters(root, layout.binDir));
   const python = timed('python', () => checkPython(root, layout.binDir, opts.env));
   const activate = timed('activate', () =>
     checkActivate(root, layout.binDir, venv.evidence, (loc) => isHere(loc, root)),
   );
+  const pth = timed('pth', () => checkPth(root, layout.sitePackages, foreign));
+  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs));
   const record = timed('record', () => checkRecord(root, layout.sitePackages, opts.onProgress));
-  const checks = [foreignPaths.result, interpreters, python.result, activate, record];
+  const checks = [foreignPaths.result, interpreters, python.result, activate, pth, pycs, record];
   const problems = checks.flatMap((c) => c.problems);
 
   const fixes: Fix[] = [];
@@ -94,7 +102,13 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
       ),
     );
   }
-  if (python.seen.version === null) {
+  // A bin/python* link that leads nowhere is reinit's to fix, whether or not bin/python starts.
+  const deadLink = interpreters.problems.some((p) =>
+    p.paths.some(
+      (f) => f.startsWith(`${layout.binDir}/python`) || f.startsWith(`${layout.binDir}/pypy`),
+    ),
+  );
+  if (python.seen.version === null || deadLink) {
     fixes.push(
       fixOf(
         `re-points ${layout.binDir}/python at a python${layout.pythonVersion} on this machine`,

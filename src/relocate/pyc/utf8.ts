@@ -96,3 +96,15 @@ function escapeByte(b: number): string {
   const cp = 0xdc00 + b;
   return String.fromCharCode(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f));
 }
+
+/**
+ * The file name (raw bytes) a marshalled str (its UTF-8 bytes, in byte-string form) stands for:
+ * the inverse of fileNameToPyStr. Each surrogate U+DC80..U+DCFF (ED B2..B3 xx) is the byte it
+ * escaped; every other char stays as its UTF-8 bytes.
+ */
+export function pyStrToFileName(s: ByteString): ByteString {
+  if (!s.includes('\xed')) return s;
+  return s.replace(/\xed([\xb2\xb3])([\x80-\xbf])/g, (_, b1: string, b2: string) =>
+    String.fromCharCode((((b1.charCodeAt(0) & 0x3f) << 6) | (b2.charCodeAt(0) & 0x3f)) & 0xff),
+  );
+}

@@ -6,18 +6,18 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseCli, UsageError, type CliRequest } from '../src/cli-args.js';
-import { errnoOf, VenvToolsError } from '../src/errors.js';
-import type { Json } from '../src/format-json.js';
+import { parseCli, UsageError, type CliRequest } from '../src/cli/parse-cli.js';
+import { errnoOf, VenvToolsError } from '../src/core/errors.js';
+import type { Json } from '../src/report/format-json.js';
 import {
   formatRelocation,
   formatScan,
   formatWarnings,
   NO_PAINT,
   type Paint,
-} from '../src/format-report.js';
-import type { Progress } from '../src/progress.js';
-import { trace } from '../src/trace.js';
+} from '../src/report/format-report.js';
+import type { Progress } from '../src/core/progress.js';
+import { trace } from '../src/core/trace.js';
 
 trace('cli loaded');
 
@@ -42,7 +42,7 @@ const QUIET: Progress = { update: () => undefined, finish: () => undefined };
 async function progressFor(label: string): Promise<Progress> {
   const e = process.stderr;
   if (e.isTTY !== true || process.env.TERM === 'dumb') return QUIET;
-  const { createProgress, progressDelay } = await import('../src/progress.js');
+  const { createProgress, progressDelay } = await import('../src/core/progress.js');
   return createProgress({
     label,
     write: (s) => e.write(s),
@@ -81,8 +81,8 @@ function strictExit(
 /** virtualenv-tools compatible mode: its messages on stdout, everything else on stderr. */
 async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<number> {
   if (req.reinitialize) {
-    const { reinitialize } = await import('../src/reinit/reinitialize.js');
-    const { formatReinit } = await import('../src/reinit/format-reinit.js');
+    const { reinitialize } = await import('../src/commands/reinitialize.js');
+    const { formatReinit } = await import('../src/report/format-reinit.js');
     // virtualenv-tools has no --reinitialize message to copy; stdout stays reserved for its own.
     const report = reinitialize({
       path: req.path,
@@ -93,7 +93,7 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
     if (report.check !== null && !report.check.ok) return 1;
   }
   if (req.updatePath === undefined) return 0;
-  const { joinAsGiven, relocate, requireAbsolute } = await import('../src/relocate/relocate.js');
+  const { joinAsGiven, relocate, requireAbsolute } = await import('../src/commands/relocate-venv.js');
   const to = req.updatePath === 'auto' ? resolvePath(req.path) : req.updatePath;
   const progress = await progressFor('relocate');
   try {
@@ -128,7 +128,7 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
 }
 
 async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Promise<number> {
-  const { joinAsGiven, relocate } = await import('../src/relocate/relocate.js');
+  const { joinAsGiven, relocate } = await import('../src/commands/relocate-venv.js');
   const progress = await progressFor('relocate');
   let result;
   try {
@@ -148,10 +148,10 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
   }
   const { report, plan } = result;
   const formatPlanDiff = req.diff
-    ? (await import('../src/format-diff.js')).formatPlanDiff
+    ? (await import('../src/report/format-diff.js')).formatPlanDiff
     : undefined;
   if (req.json) {
-    const { relocateJson } = await import('../src/format-json.js');
+    const { relocateJson } = await import('../src/report/format-json.js');
     outJson(relocateJson(report, formatPlanDiff?.(plan?.edits ?? [])));
     return strictExit(req.strict, report);
   }
@@ -181,8 +181,8 @@ function readCfg(path: string): Buffer | undefined {
 }
 
 async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<number> {
-  const { reinitialize } = await import('../src/reinit/reinitialize.js');
-  const { formatReinit } = await import('../src/reinit/format-reinit.js');
+  const { reinitialize } = await import('../src/commands/reinitialize.js');
+  const { formatReinit } = await import('../src/report/format-reinit.js');
   const before = req.diff ? readCfg(req.path) : undefined;
   const report = reinitialize({
     path: req.path,
@@ -193,7 +193,7 @@ async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<
   const paint = req.json ? NO_PAINT : await paintFor(process.stdout);
   let diff: string[] | undefined;
   if (req.diff) {
-    const { formatReinitDiff, plannedPyvenvCfg } = await import('../src/format-diff.js');
+    const { formatReinitDiff, plannedPyvenvCfg } = await import('../src/report/format-diff.js');
     diff = formatReinitDiff(
       {
         links: report.links,
@@ -209,7 +209,7 @@ async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<
     );
   }
   if (req.json) {
-    const { reinitJson } = await import('../src/format-json.js');
+    const { reinitJson } = await import('../src/report/format-json.js');
     outJson(reinitJson(report, diff));
   } else {
     const warning = (await paintFor(process.stderr)).yellow('warning:');
@@ -221,7 +221,7 @@ async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<
 }
 
 async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<number> {
-  const { scanVenv } = await import('../src/scan/scan-venv.js');
+  const { scanVenv } = await import('../src/commands/scan-venv.js');
   const progress = await progressFor('scan');
   let report;
   try {
@@ -230,7 +230,7 @@ async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<numb
     progress.finish();
   }
   if (req.json) {
-    const { scanJson } = await import('../src/format-json.js');
+    const { scanJson } = await import('../src/report/format-json.js');
     outJson(scanJson(report));
     return 0;
   }
@@ -240,7 +240,7 @@ async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<numb
 }
 
 async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<number> {
-  const { verifyVenv } = await import('../src/verify/verify-venv.js');
+  const { verifyVenv } = await import('../src/commands/verify-venv.js');
   const progress = await progressFor('verify');
   let report;
   try {
@@ -249,10 +249,10 @@ async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<
     progress.finish();
   }
   if (req.json) {
-    const { verifyJson } = await import('../src/format-json.js');
+    const { verifyJson } = await import('../src/report/format-json.js');
     outJson(verifyJson(report));
   } else {
-    const { formatVerify } = await import('../src/verify/format-verify.js');
+    const { formatVerify } = await import('../src/report/format-verify.js');
     for (const l of formatVerify(report, await paintFor(process.stdout))) out(l);
   }
   return report.ok ? 0 : 1;
@@ -294,7 +294,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (e instanceof VenvToolsError) {
       // With --json, stdout still gets its one document, saying what failed.
       if ('json' in req && req.json) {
-        const { errorJson } = await import('../src/format-json.js');
+        const { errorJson } = await import('../src/report/format-json.js');
         outJson(errorJson(req.mode, e));
       }
       err(`venv-tools: ${e.message}`);
@@ -314,7 +314,7 @@ process.stdout.on('error', (e) => {
 // Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
 // importing the module.
 if (process.env.VENV_TOOLS_FAULTS !== undefined) {
-  const { installFaultsFromEnv } = await import('../src/fs-faults.js');
+  const { installFaultsFromEnv } = await import('../src/core/fs-faults.js');
   installFaultsFromEnv();
 }
 process.exitCode = await main(process.argv.slice(2));

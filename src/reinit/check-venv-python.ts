@@ -1,4 +1,4 @@
-import { bytesToUtf8, type ByteString } from '../path-boundary.js';
+import { bytesToUtf8, type ByteString } from '../core/path-boundary.js';
 import { runProbe, type PythonInfo } from './probe-python.js';
 
 /** What running the venv's `bin/python` showed after reinit. */

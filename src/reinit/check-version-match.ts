@@ -1,4 +1,4 @@
-import { VenvToolsError } from '../errors.js';
+import { VenvToolsError } from '../core/errors.js';
 import type { Layout } from '../scan/detect-layout.js';
 import type { PythonInfo } from './probe-python.js';
 

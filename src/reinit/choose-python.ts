@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { VenvToolsError } from '../errors.js';
-import { bytesToUtf8, utf8ToBytes, type ByteString } from '../path-boundary.js';
+import { VenvToolsError } from '../core/errors.js';
+import { bytesToUtf8, utf8ToBytes, type ByteString } from '../core/path-boundary.js';
 
 /** How the interpreter was found: named by `--python`, on PATH, or in a fallback folder. */
 export type FoundHow = 'option' | 'PATH' | 'fallback';

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
-import { bytesToUtf8, fromBytes, type ByteString } from '../path-boundary.js';
+import { bytesToUtf8, fromBytes, type ByteString } from '../core/path-boundary.js';
 import { parsePyvenvCfg } from '../scan/detect-layout.js';
-import type { JournalRecord } from '../relocate/journal.js';
+import type { JournalRecord } from '../apply/journal.js';
 import {
   BASE_CFG_KEYS,
   rewritePyvenvCfgBase,

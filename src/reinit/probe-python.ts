@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { VenvToolsError } from '../errors.js';
-import { bytesToUtf8, fromBytes, type ByteString } from '../path-boundary.js';
+import { VenvToolsError } from '../core/errors.js';
+import { bytesToUtf8, fromBytes, type ByteString } from '../core/path-boundary.js';
 
 /** What one run of an interpreter says about itself. Paths are byte strings. */
 export interface PythonInfo {

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { RewriteError } from '../errors.js';
-import { fromBytes, toBytes, type ByteString } from '../path-boundary.js';
+import { RewriteError } from '../core/errors.js';
+import { fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import type { PythonInfo } from './probe-python.js';
 
 /** The new base-interpreter values, as the creators write them. Paths are byte strings. */

@@ -5,18 +5,18 @@
  * main thread writes the journal; once it is committed, both threads apply chunks of it.
  */
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { VenvToolsError } from '../errors.js';
-import { installFaultsFromEnv } from '../fs-faults.js';
-import type { FileKind } from '../kinds.js';
-import { toBytes, type ByteString, type Mapping } from '../path-boundary.js';
+import { VenvToolsError } from '../core/errors.js';
+import { installFaultsFromEnv } from '../core/fs-faults.js';
+import type { FileKind } from '../kinds/file-kind.js';
+import { toBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
-import { trace } from '../trace.js';
-import { BATCH_SIZE, FrameBatch, type JournalRecord } from './journal.js';
-import { EditLog, type EditSummary } from './edit-log.js';
+import { trace } from '../core/trace.js';
+import { BATCH_SIZE, FrameBatch, type JournalRecord } from '../apply/journal.js';
+import { EditLog, type EditSummary } from '../plan/edit-log.js';
 import { holdUntil } from './forced-interleaving.js';
-import { applyCommitted, writeRecord } from './journal-sink.js';
-import { movedAlong } from './moved-root.js';
-import { PathList } from './path-list.js';
+import { applyCommitted, writeRecord } from '../apply/journal-sink.js';
+import { movedAlong } from '../plan/moved-root.js';
+import { PathList } from '../scan/path-list.js';
 import {
   ABORT,
   claimEach,
@@ -30,8 +30,8 @@ import {
   type WorkerBoot,
   type WorkerInit,
   type WorkerMessage,
-} from './plan-files.js';
-import { Planner, type EditSink } from './plan-relocation.js';
+} from './plan-tree.js';
+import { Planner, type EditSink } from '../plan/planner.js';
 
 trace('worker loaded');
 const boot = workerData as WorkerBoot;

@@ -1,7 +1,7 @@
 import { filetypeinfo } from 'magic-bytes.js';
-import type { FileKind } from '../kinds.js';
-import type { ByteString } from '../path-boundary.js';
-import { activateFlavor } from '../relocate/rewrite-activate.js';
+import type { FileKind } from '../kinds/file-kind.js';
+import type { ByteString } from '../core/path-boundary.js';
+import { activateFlavor } from '../kinds/rewrite-activate.js';
 import type { Layout } from './detect-layout.js';
 
 /** How a file's content is rewritten; several kinds share a syntax. */

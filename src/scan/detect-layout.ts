@@ -1,5 +1,5 @@
-import { fs } from '../fs.js';
-import { VenvToolsError } from '../errors.js';
+import { fs } from '../core/fs.js';
+import { VenvToolsError } from '../core/errors.js';
 
 /** What the scanner knows about a venv's shape. Paths are relative to the venv root. */
 export interface Layout {

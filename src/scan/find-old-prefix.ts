@@ -1,9 +1,9 @@
 import { posix } from 'node:path';
-import { VenvToolsError } from '../errors.js';
-import { bytesToUtf8, stripTrailingSlash, type ByteString } from '../path-boundary.js';
-import { activateFlavor } from '../relocate/rewrite-activate.js';
-import { activateEvidence } from './activate-evidence.js';
-import { parseShebang } from './parse-shebang.js';
+import { VenvToolsError } from '../core/errors.js';
+import { bytesToUtf8, stripTrailingSlash, type ByteString } from '../core/path-boundary.js';
+import { activateFlavor } from '../kinds/rewrite-activate.js';
+import { activateEvidence } from '../kinds/activate-evidence.js';
+import { parseShebang } from '../kinds/parse-shebang.js';
 import { suggestOldPrefix } from './suggest-old-prefix.js';
 
 /** Where a piece of evidence comes from. */

@@ -1,5 +1,5 @@
-import { fs } from '../fs.js';
-import { toBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { toBytes, type ByteString } from '../core/path-boundary.js';
 
 function isFile(p: ByteString): boolean {
   try {

@@ -8,8 +8,8 @@
  * nested code objects name the same str by a back reference (TYPE_REF), so the path is
  * written out once, in the first code object that holds it.
  */
-import type { ByteString } from '../path-boundary.js';
-import { fileNameToPyStr, pyStrToFileName } from '../relocate/pyc/utf8.js';
+import type { ByteString } from '../core/path-boundary.js';
+import { fileNameToPyStr, pyStrToFileName } from '../kinds/pyc/utf8.js';
 import {
   FLAG_REF,
   TYPE_ASCII,
@@ -18,8 +18,8 @@ import {
   TYPE_SHORT_ASCII,
   TYPE_SHORT_ASCII_INTERNED,
   TYPE_UNICODE,
-} from '../relocate/pyc/walk-marshal.js';
-import { sourceOfPyc } from '../relocate/plan-relocation.js';
+} from '../kinds/pyc/walk-marshal.js';
+import { sourceOfPyc } from '../plan/planner.js';
 
 // A path is at most PATH_MAX (4096) bytes: a location longer than that is not looked for.
 const MAX_PREFIX = 4096;

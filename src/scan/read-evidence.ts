@@ -5,9 +5,9 @@
  * they see exactly the same evidence.
  */
 import { posix } from 'node:path';
-import { fs } from '../fs.js';
-import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { parsePyvenvCfg, type Layout } from './detect-layout.js';
 import { gatherEvidence, type Evidence, type EvidenceSource } from './find-old-prefix.js';
 import { pycCompiledAt } from './pyc-compiled-at.js';

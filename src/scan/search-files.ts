@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
-import { fs } from '../fs.js';
-import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, fsPath, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { bytesToUtf8, fsPath, type ByteString } from '../core/path-boundary.js';
 import { looksBinary } from './classify-file.js';
 
 /** A file read whole: its bytes (a view of a reused buffer: valid until the next read) and stat. */

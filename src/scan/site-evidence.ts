@@ -5,7 +5,7 @@
  * `/lib/` is that prefix. Whether it is a venv and not a Python's own prefix is for the caller,
  * which can look at the disk, to judge.
  */
-import { fromBytes, stripTrailingSlash, type ByteString } from '../path-boundary.js';
+import { fromBytes, stripTrailingSlash, type ByteString } from '../core/path-boundary.js';
 import { readRecordRows } from '../verify/read-record.js';
 
 const SITE = /\/lib\/(?:python|pypy)\d+\.\d+\/site-packages(?:\/|$)/;

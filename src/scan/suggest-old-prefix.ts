@@ -1,6 +1,6 @@
-import { normalizeLocation } from '../normalize-location.js';
-import type { ByteString } from '../path-boundary.js';
-import { refusedLocation } from '../refused-location.js';
+import { normalizeLocation } from '../core/normalize-location.js';
+import type { ByteString } from '../core/path-boundary.js';
+import { refusedLocation } from '../core/refused-location.js';
 import type { Evidence } from './find-old-prefix.js';
 
 /**

@@ -1,7 +1,13 @@
 import type { Dirent } from 'node:fs';
-import { fs } from '../fs.js';
-import { errnoOf, VenvToolsError } from '../errors.js';
-import { bytesToUtf8, fromBytes, toBytes, utf8ToBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { errnoOf, VenvToolsError } from '../core/errors.js';
+import {
+  bytesToUtf8,
+  fromBytes,
+  toBytes,
+  utf8ToBytes,
+  type ByteString,
+} from '../core/path-boundary.js';
 
 /** What a directory entry is. Only `file` is ever opened; `other` (FIFO, socket, device) never. */
 export type EntryType = 'file' | 'dir' | 'symlink' | 'other';

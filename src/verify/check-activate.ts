@@ -1,6 +1,6 @@
-import { fs } from '../fs.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
-import { activateFlavor } from '../relocate/rewrite-activate.js';
+import { fs } from '../core/fs.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
+import { activateFlavor } from '../kinds/rewrite-activate.js';
 import type { Evidence } from '../scan/find-old-prefix.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 

@@ -1,7 +1,7 @@
-import { ALL_KINDS, KIND_LETTER, type FileKind } from '../kinds.js';
-import { bytesToUtf8, type ByteString } from '../path-boundary.js';
-import type { RelocationReport } from '../relocate/relocate.js';
-import { isHere, type OpenedVenv, type ScannedFile } from '../scan/scan-venv.js';
+import { ALL_KINDS, KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
+import { bytesToUtf8, type ByteString } from '../core/path-boundary.js';
+import type { RelocationReport } from '../commands/relocate-venv.js';
+import { isHere, type OpenedVenv, type ScannedFile } from '../commands/scan-venv.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 import type { OldPathSearch } from './search-old-paths.js';
 

@@ -1,8 +1,8 @@
 import { posix } from 'node:path';
-import { fs } from '../fs.js';
-import { errnoOf } from '../errors.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
-import { parseShebang } from '../scan/parse-shebang.js';
+import { fs } from '../core/fs.js';
+import { errnoOf } from '../core/errors.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
+import { parseShebang } from '../kinds/parse-shebang.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 
 // Only the head of a script holds its header (see parse-shebang.ts); do not read whole binaries.

@@ -1,6 +1,6 @@
 import { posix } from 'node:path';
-import { fs } from '../fs.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { isVenvFolder } from '../scan/is-venv-folder.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { pthPathLines } from '../scan/site-evidence.js';

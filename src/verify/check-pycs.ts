@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
-import { fs } from '../fs.js';
-import { bytesToUtf8, toBytes, type ByteString } from '../path-boundary.js';
-import { sourceOfPyc } from '../relocate/plan-relocation.js';
+import { fs } from '../core/fs.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
+import { sourceOfPyc } from '../plan/planner.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';

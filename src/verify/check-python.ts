@@ -1,5 +1,5 @@
-import { fs } from '../fs.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { runProbe } from '../reinit/probe-python.js';
 import { result, type CheckResult } from './check-result.js';
 

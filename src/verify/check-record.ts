@@ -1,8 +1,8 @@
 import { createHash, getHashes } from 'node:crypto';
 import { posix } from 'node:path';
-import { fs } from '../fs.js';
-import { errnoOf } from '../errors.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../path-boundary.js';
+import { fs } from '../core/fs.js';
+import { errnoOf } from '../core/errors.js';
+import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { plural, result, type CheckResult } from './check-result.js';
 import { readRecordRows } from './read-record.js';
 

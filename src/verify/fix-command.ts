@@ -1,6 +1,6 @@
 /** The commands verify and scan suggest, written so they can be pasted into sh, bash or zsh. */
-import { normalizeLocation } from '../normalize-location.js';
-import { refusedLocation } from '../refused-location.js';
+import { normalizeLocation } from '../core/normalize-location.js';
+import { refusedLocation } from '../core/refused-location.js';
 
 /** A command that fixes some of the problems found, ready to paste. */
 export interface Fix {

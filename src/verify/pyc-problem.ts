@@ -1,6 +1,6 @@
-import { RewriteError } from '../errors.js';
-import { readPycHeader } from '../relocate/pyc/pyc-header.js';
-import { FLAG_REF, TYPE_CODE, walkMarshal } from '../relocate/pyc/walk-marshal.js';
+import { RewriteError } from '../core/errors.js';
+import { readPycHeader } from '../kinds/pyc/pyc-header.js';
+import { FLAG_REF, TYPE_CODE, walkMarshal } from '../kinds/pyc/walk-marshal.js';
 
 /**
  * Why the CPython `version` ("3.12") would refuse a pyc, or undefined when it would load it:

@@ -4,7 +4,7 @@
  * are quoted with `"`, a quote inside is doubled; a quote opens a quoted field only at the
  * field's start, and after the closing quote other characters are taken literally.
  */
-import type { ByteString } from '../path-boundary.js';
+import type { ByteString } from '../core/path-boundary.js';
 
 /** One row: the file (relative to the folder holding the .dist-info, or absolute), its hash and size. */
 export interface RecordRow {

@@ -4,9 +4,9 @@
  * A location counts where the whole-path rule (path-boundary.ts) finds it, in any spelling a
  * relocation rewrites: raw, percent-encoded in a `file:` URL, escaped for JSON.
  */
-import { fs } from '../fs.js';
-import { VenvToolsError } from '../errors.js';
-import type { FileKind } from '../kinds.js';
+import { fs } from '../core/fs.js';
+import { VenvToolsError } from '../core/errors.js';
+import type { FileKind } from '../kinds/file-kind.js';
 import {
   fromBytes,
   holdsAnyPath,
@@ -14,12 +14,12 @@ import {
   toBytes,
   type ByteString,
   type Mapping,
-} from '../path-boundary.js';
-import { percentEncodePath } from '../relocate/file-url.js';
-import { countPathMatches } from '../relocate/plan-relocation.js';
-import { fileNameToPyStr } from '../relocate/pyc/utf8.js';
-import { safeNeedle } from '../relocate/relocate.js';
-import { jsonEscapePath } from '../relocate/rewrite-json.js';
+} from '../core/path-boundary.js';
+import { percentEncodePath } from '../kinds/file-url.js';
+import { countPathMatches } from '../plan/planner.js';
+import { fileNameToPyStr } from '../kinds/pyc/utf8.js';
+import { safeNeedle } from '../commands/relocate-venv.js';
+import { jsonEscapePath } from '../kinds/rewrite-json.js';
 import { binaryFormat, classifyFile } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher } from '../scan/search-files.js';

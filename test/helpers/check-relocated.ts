@@ -5,8 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errnoOf } from '../../src/errors.js';
-import { stripTrailingSlash } from '../../src/path-boundary.js';
+import { errnoOf } from '../../src/core/errors.js';
+import { stripTrailingSlash } from '../../src/core/path-boundary.js';
 import { checkActivate } from './check-activate.js';
 import { findOldPaths, type OldPathHit } from './find-old-paths.js';
 import { normalizeName, sitePackages, type BuiltVenv } from './build-venv.js';

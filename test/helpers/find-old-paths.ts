@@ -10,7 +10,7 @@ import {
   holdsAnyPath,
   utf8ToBytes,
   type Mapping,
-} from '../../src/path-boundary.js';
+} from '../../src/core/path-boundary.js';
 
 /** One file (venv-relative) or symlink (`link -> target`) and the old paths it names. */
 export interface OldPathHit {

@@ -8,9 +8,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { VenvToolsError } from '../../src/errors.js';
-import { utf8ToBytes } from '../../src/path-boundary.js';
-import { acquireLock } from '../../src/relocate/lock.js';
+import { VenvToolsError } from '../../src/core/errors.js';
+import { utf8ToBytes } from '../../src/core/path-boundary.js';
+import { acquireLock } from '../../src/apply/lock.js';
 
 const [base = '', roundsText = '0'] = process.argv.slice(2);
 const rounds = Number(roundsText);

@@ -1,0 +1,229 @@
+import { performance } from 'node:perf_hooks';
+import { errnoOf, VenvToolsError } from '../core/errors.js';
+import type { FileKind } from '../kinds/file-kind.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
+import { trace } from '../core/trace.js';
+import { applyJournal } from './apply-journal.js';
+import { EditLog } from '../plan/edit-log.js';
+import { PYC_HEADER_MAX } from '../kinds/pyc/pyc-header.js';
+import {
+  frames,
+  JOURNAL_NAME,
+  JournalWriter,
+  type JournalHeader,
+  type JournalRecord,
+} from './journal.js';
+import type { EditSink, FileStat } from '../plan/planner.js';
+import { openJournalFile, removeJournal } from './recover-journal.js';
+
+/** Below this, a common head is journaled and written again rather than kept (but see below). */
+const KEEP_HEAD = 4096;
+
+/** How many leading bytes `a` and `b` share. */
+export function commonHead(a: Buffer, b: Buffer): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  // Whole blocks first (compare runs natively), then byte by byte in the block that differs.
+  for (const block of [65536, 4096, 256]) {
+    while (i + block <= n && a.compare(b, i, i + block, i, i + block) === 0) i += block;
+  }
+  while (i < n && a[i] === b[i]) i++;
+  return i;
+}
+
+/**
+ * The journal record that writes a file's new content, keeping its times, mode and links. A
+ * file whose head does not change (a pyc before the first path it holds) is written from the
+ * first byte that does, when that is far enough in.
+ */
+export function writeRecord(
+  rel: ByteString,
+  kind: FileKind,
+  bytes: Buffer,
+  before: Buffer,
+  st: FileStat,
+): JournalRecord {
+  const times = { atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+  // A file with other hard links is replaced, so the other names keep the old content.
+  if (st.nlink > 1) {
+    return { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times };
+  }
+  let head = commonHead(bytes, before);
+  // A pyc's header is not written when it stays: a pyc planned a second time (plan-files.ts)
+  // differs from its first plan in the header only, so that the two records can be applied in
+  // either order, or at once.
+  if (head < KEEP_HEAD) head = kind === 'pyc' ? Math.min(head, PYC_HEADER_MAX) : 0;
+  if (head === 0) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
+  return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
+}
+
+/** Another thread that applies part of a committed journal (see plan-files.ts). */
+export interface ApplyHelper {
+  /** Start applying chunks [bounds[i], bounds[i + 1]) of the committed journal, as claimed. */
+  start(bounds: readonly number[]): void;
+  /** Claim the next chunk (the counter both threads share). */
+  claim(): number;
+  /** Records it has applied so far. */
+  applied(): number;
+  /** Wait until it is done; throws what it failed with. */
+  wait(): void;
+  /** Tell it to stop after the record it is at, and wait for it. */
+  stop(): void;
+}
+
+/**
+ * Apply chunks of this venv's committed journal, [bounds[i], bounds[i + 1]) for each i that
+ * `claim` gives (until one past the last), read back through a 1 MiB window. The journal was
+ * written by this process a moment ago and its checksums were just made, so they are not checked
+ * again (a recovery checks them all first). `stop` is asked between records.
+ */
+export function applyCommitted(
+  rootAbs: ByteString,
+  bounds: readonly number[],
+  claim: () => number,
+  onProgress: (done: number) => void,
+  stop: () => boolean = () => false,
+): void {
+  const pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
+  const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
+  const opened = openJournalFile(pathBuf, shown);
+  if (opened === undefined) {
+    throw new VenvToolsError(
+      'JOURNAL',
+      `the journal ${shown} vanished before it was applied; nothing was changed. Run venv-tools again.`,
+      shown,
+    );
+  }
+  let before = 0;
+  let stopped = false;
+  const stopNow = () => (stopped ||= stop());
+  try {
+    for (let i = claim(); i + 1 < bounds.length && !stopped; i = claim()) {
+      const where = {
+        version: 2 as const,
+        bodyStart: bounds[i] as number,
+        bodyEnd: bounds[i + 1] as number,
+      };
+      let done = 0;
+      applyJournal(rootAbs, frames(opened, where), (n) => onProgress(before + (done = n)), stopNow);
+      before += done;
+    }
+  } catch (err) {
+    if (err instanceof VenvToolsError) throw err;
+    throw new VenvToolsError(
+      'JOURNAL',
+      `cannot read back the journal ${shown}: ${errnoOf(err) ?? (err as Error).message}. The journal is kept: fix the cause, then run venv-tools on this venv again and it finishes the relocation.`,
+      shown,
+    );
+  } finally {
+    opened.close();
+  }
+}
+
+/**
+ * A real run's sink: each edit goes into the journal as the planner makes it, and only its path
+ * and kind stay in memory. The journal is opened at the first edit (a run with nothing to change
+ * writes none). After `commitAndApply` the records are read back from the committed journal one
+ * by one, so applying takes bounded memory too.
+ */
+export class JournalSink implements EditSink {
+  /** The edits made, for the report. */
+  readonly changes = new EditLog();
+  /** Time spent appending this thread's own edits (inside planning, unlike other threads' frames). */
+  appendMs = 0;
+  private writer: JournalWriter | undefined;
+  private committed = false;
+
+  constructor(
+    private readonly rootAbs: ByteString,
+    private readonly header: JournalHeader,
+    private readonly timings: { journal: number; apply: number },
+  ) {}
+
+  write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, st: FileStat): void {
+    this.append(writeRecord(rel, kind, bytes, before, st));
+    this.changes.add(rel, kind, 'write');
+  }
+
+  /** Frames another thread encoded, with the edits they hold (packed by its EditLog). */
+  appendFrames(frames: Buffer, crcs: ArrayLike<number>, changes: Uint8Array): void {
+    const t = performance.now();
+    this.writer ??= new JournalWriter(this.rootAbs, this.header);
+    this.writer.appendFrames(frames, crcs);
+    this.changes.addPacked(changes);
+    this.timings.journal += performance.now() - t;
+  }
+
+  symlink(rel: ByteString, target: ByteString): void {
+    this.append({ op: 'symlink', rel, target });
+    this.changes.add(rel, 'symlink', 'symlink');
+  }
+
+  remove(rel: ByteString): void {
+    this.append({ op: 'remove', rel });
+    this.changes.add(rel, 'pyc-removed', 'remove');
+  }
+
+  private append(r: JournalRecord): void {
+    const t = performance.now();
+    this.writer ??= new JournalWriter(this.rootAbs, this.header);
+    this.writer.append(r);
+    const ms = performance.now() - t;
+    this.timings.journal += ms;
+    this.appendMs += ms;
+  }
+
+  /**
+   * Commit the journal, apply it record by record, and remove it. With a helper (the planning
+   * worker, still running), both threads claim chunks of it from a shared counter until none is
+   * left.
+   */
+  commitAndApply(
+    onProgress?: (phase: string, done: number, total: number) => void,
+    helper?: ApplyHelper,
+  ): void {
+    const w = this.writer;
+    if (w === undefined) return;
+    let t = performance.now();
+    trace('plan totals', true);
+    w.commit();
+    trace('committed');
+    this.committed = true;
+    this.timings.journal += performance.now() - t;
+    t = performance.now();
+    const bounds = w.chunks();
+    let next = 0;
+    const claim = helper === undefined ? () => next++ : () => helper.claim();
+    if (helper !== undefined) helper.start(bounds);
+    let mine = 0;
+    try {
+      applyCommitted(this.rootAbs, bounds, claim, (done) => {
+        mine = done;
+        onProgress?.('apply', done + (helper?.applied() ?? 0), w.count);
+      });
+    } catch (err) {
+      helper?.stop();
+      throw err;
+    }
+    trace('apply totals', true);
+    helper?.wait();
+    // Every record applied by one thread or the other, or the journal stays for the next run
+    // to finish: a relocation is never declared done on a part of its records.
+    const applied = mine + (helper?.applied() ?? 0);
+    if (applied !== w.count) {
+      throw new VenvToolsError(
+        'JOURNAL',
+        `applied ${applied} of the journal's ${w.count} records. The journal ${w.shown} is kept: run venv-tools on this venv again and it finishes the relocation. This is a bug in venv-tools; please report it.`,
+        w.shown,
+      );
+    }
+    removeJournal(w.pathBuf, w.shown, 'every file is already written');
+    trace('journal removed');
+    this.timings.apply += performance.now() - t;
+  }
+
+  /** Planning failed: remove the uncommitted journal. A committed one stays for the next run. */
+  abort(): void {
+    if (!this.committed) this.writer?.abort();
+  }
+}

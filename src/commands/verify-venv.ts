@@ -1,0 +1,137 @@
+/**
+ * `venv-tools verify`: does the venv work where it stands? A list of small checks
+ * (check-*.ts), each returning problems as sentences; the venv is clean when none has any.
+ * Nothing is changed, except that an interrupted run's journal is finished first, as every
+ * command does (docs/RELIABILITY.md).
+ */
+import { performance } from 'node:perf_hooks';
+import { bytesToUtf8 } from '../core/path-boundary.js';
+import type { Recovery } from '../apply/recover-journal.js';
+import type { Layout } from '../scan/detect-layout.js';
+import {
+  isHere,
+  openVenv,
+  stateOf,
+  type LocationReport,
+  type ScannedFile,
+  type ScanState,
+} from './scan-venv.js';
+import type { RelocationReport } from './relocate-venv.js';
+import { checkActivate } from '../verify/check-activate.js';
+import { checkForeignPaths, foreignLocations } from '../verify/check-foreign-paths.js';
+import { checkInterpreters } from '../verify/check-interpreters.js';
+import { checkPth } from '../verify/check-pth.js';
+import { checkPycs } from '../verify/check-pycs.js';
+import { checkPython, type PythonSeen } from '../verify/check-python.js';
+import { checkRecord } from '../verify/check-record.js';
+import type { CheckName, CheckResult, Problem } from '../verify/check-result.js';
+import { fixOf, reinitArgv, relocateArgv, type Fix } from '../verify/fix-command.js';
+import { searchOldPaths } from '../verify/search-old-paths.js';
+
+export interface VerifyOptions {
+  /** The venv as the user gave it (echoed in messages and in the suggested commands). */
+  readonly path: string;
+  /** The environment bin/python runs in; process.env by default. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Called with (phase, done, total) during long checks; for a progress bar. */
+  readonly onProgress?: (phase: string, done: number, total: number) => void;
+}
+
+/** Everything verify found; format-verify.ts renders it. */
+export interface VerifyReport {
+  readonly path: string;
+  readonly root: string;
+  /** True when no check found a problem (notes do not count). */
+  readonly ok: boolean;
+  readonly layout: Layout;
+  readonly state: ScanState;
+  readonly locations: readonly LocationReport[];
+  /** Venv locations named by the evidence that are not where the venv stands. */
+  readonly foreign: readonly string[];
+  readonly checks: readonly CheckResult[];
+  /** Every check's problems, in check order. */
+  readonly problems: readonly Problem[];
+  /** Files and symlinks that still name a foreign location. */
+  readonly stale: readonly ScannedFile[];
+  /** Binaries that name one (reported, never a problem: binaries are never edited). */
+  readonly binaries: RelocationReport['binaries'];
+  readonly python: PythonSeen;
+  /** Commands that fix the problems, in the order to run them. */
+  readonly fixes: readonly Fix[];
+  readonly recovered: Recovery;
+  readonly timings: { readonly total: number } & Readonly<Record<CheckName, number>>;
+}
+
+/** Run every check on the venv at opts.path. Throws VenvToolsError when it is not a venv. */
+export function verifyVenv(opts: VerifyOptions): VerifyReport {
+  const t0 = performance.now();
+  const venv = openVenv(opts.path);
+  const { root, layout } = venv;
+  const rootShown = bytesToUtf8(root);
+  const timings = { total: 0 } as { total: number } & Record<CheckName, number>;
+  const timed = <T>(name: CheckName, f: () => T): T => {
+    const t = performance.now();
+    const out = f();
+    timings[name] = (timings[name] ?? 0) + performance.now() - t;
+    return out;
+  };
+
+  const foreign = foreignLocations(venv);
+  // One read of the tree: every file for the old locations, and the list of pycs.
+  const search = timed('foreign-paths', () =>
+    searchOldPaths(root, layout, foreign, opts.onProgress),
+  );
+  const foreignPaths = timed('foreign-paths', () => checkForeignPaths(venv, search));
+  const interpreters = timed('interpreters', () => checkInterpreters(root, layout.binDir));
+  const python = timed('python', () => checkPython(root, layout.binDir, opts.env));
+  const activate = timed('activate', () =>
+    checkActivate(root, layout.binDir, venv.evidence, (loc) => isHere(loc, root)),
+  );
+  const pth = timed('pth', () => checkPth(root, layout.sitePackages, foreign));
+  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs));
+  const record = timed('record', () => checkRecord(root, layout.sitePackages, opts.onProgress));
+  const checks = [foreignPaths.result, interpreters, python.result, activate, pth, pycs, record];
+  const problems = checks.flatMap((c) => c.problems);
+
+  const fixes: Fix[] = [];
+  if (foreignPaths.foreign.length > 0) {
+    fixes.push(
+      fixOf(
+        `rewrites every file that names ${foreignPaths.foreign.join(' or ')} for ${rootShown}`,
+        relocateArgv(opts.path, rootShown, foreignPaths.foreign),
+      ),
+    );
+  }
+  // A bin/python* link that leads nowhere is reinit's to fix, whether or not bin/python starts.
+  const deadLink = interpreters.problems.some((p) =>
+    p.paths.some(
+      (f) => f.startsWith(`${layout.binDir}/python`) || f.startsWith(`${layout.binDir}/pypy`),
+    ),
+  );
+  if (python.seen.version === null || deadLink) {
+    fixes.push(
+      fixOf(
+        `re-points ${layout.binDir}/python at a python${layout.pythonVersion} on this machine`,
+        reinitArgv(opts.path),
+      ),
+    );
+  }
+  timings.total = performance.now() - t0;
+  return {
+    path: opts.path,
+    root: rootShown,
+    ok: problems.length === 0,
+    layout,
+    state: stateOf(venv.locations),
+    locations: venv.locations,
+    foreign: foreignPaths.foreign,
+    checks,
+    problems,
+    stale: foreignPaths.stale,
+    binaries: foreignPaths.binaries,
+    python: python.seen,
+    fixes,
+    recovered: venv.recovered,
+    timings,
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * csh/tcsh words, as tcsh reads `bin/activate.csh`: quotes, backslashes, `$var` with its
+ * `:q`-style modifiers, backticks and comments. Facts checked against tcsh 6.24:
+ * - `#` starts a comment anywhere outside quotes in a script, even inside a word (`a#b` is `a`);
+ * - `!` history substitution happens in sourced files too, inside '…' and "…", so a literal `!`
+ *   is always written `\!` (the one backslash right before `!` is dropped, also in quotes);
+ * - inside quotes `\` + newline is a newline; no other backslash escapes inside quotes, so a
+ *   `$`, `"` or backtick cannot be written inside "…" and a `'` not inside '…'.
+ */
+import type { ByteString } from '../../core/path-boundary.js';
+import {
+  isPlainByte,
+  mapRuns,
+  runsOfItems,
+  type Command,
+  type Lexed,
+  type LitChar,
+  type Sub,
+  type Word,
+  commentRun,
+} from './words.js';
+import { RewriteError } from '../../core/errors.js';
+
+/** U unquoted, S '…', D "…", C comment. */
+export type CshQuote = 'U' | 'S' | 'D' | 'C';
+/** The quoting of a decoded char: its quote and how many backtick levels surround it. */
+export interface CshCtx {
+  readonly q: CshQuote;
+  readonly backticks: number;
+}
+
+const PLAIN: Readonly<Record<CshQuote, CshCtx>> = {
+  U: { q: 'U', backticks: 0 },
+  S: { q: 'S', backticks: 0 },
+  D: { q: 'D', backticks: 0 },
+  C: { q: 'C', backticks: 0 },
+};
+
+type Item = LitChar<CshCtx> | Sub<CshCtx>;
+
+function isMeta(c: string): boolean {
+  return ' \t\n;&|<>()'.includes(c);
+}
+
+class CshLexer {
+  readonly runs: LitChar<CshCtx>[][] = [];
+
+  constructor(private readonly s: string) {}
+
+  private lit(items: Item[], c: string, start: number, end: number, q: CshQuote): void {
+    items.push({ c, start, end, ctx: PLAIN[q] });
+  }
+
+  script(): Command<CshCtx>[] {
+    const s = this.s;
+    const n = s.length;
+    const commands: Command<CshCtx>[] = [];
+    let cur: Word<CshCtx>[] = [];
+    const flush = (): void => {
+      if (cur.length > 0) commands.push(cur);
+      cur = [];
+    };
+    let i = 0;
+    while (i < n) {
+      const c = s[i] as string;
+      if (c === ' ' || c === '\t') {
+        i++;
+      } else if (c === '\\' && s[i + 1] === '\n') {
+        i += 2; // a blank between words
+      } else if (c === '#') {
+        i = this.comment(i);
+      } else if (c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
+        flush();
+        i++;
+      } else if (c === '<' || c === '>') {
+        i++;
+      } else {
+        const w = this.word(i);
+        cur.push(w);
+        // every word takes at least one byte, so no input can stall the loop
+        i = Math.max(w.end, i + 1);
+      }
+    }
+    flush();
+    return commands;
+  }
+
+  private comment(i0: number): number {
+    let j = this.s.indexOf('\n', i0);
+    if (j === -1) j = this.s.length;
+    this.runs.push(commentRun(this.s, i0, j, PLAIN.C));
+    return j;
+  }
+
+  private word(i0: number): Word<CshCtx> {
+    const s = this.s;
+    const n = s.length;
+    const items: Item[] = [];
+    let i = i0;
+    while (i < n) {
+      const c = s[i] as string;
+      if (isMeta(c) || c === '#') break;
+      if (c === '\\') {
+        if (s[i + 1] === '\n') break;
+        if (i + 1 >= n) {
+          this.lit(items, '\\', i, i + 1, 'U');
+          i++;
+          continue;
+        }
+        this.lit(items, s[i + 1] as string, i, i + 2, 'U');
+        i += 2;
+      } else if (c === "'" || c === '"') {
+        i = this.quoted(i, items);
+      } else if (c === '$') {
+        i = this.dollar(i, items, 'U');
+      } else if (c === '`') {
+        i = this.backtick(i, items);
+      } else {
+        this.lit(items, c, i, i + 1, 'U');
+        i++;
+      }
+    }
+    this.runs.push(...runsOfItems(items));
+    return { items, start: i0, end: i };
+  }
+
+  private quoted(i0: number, items: Item[]): number {
+    const s = this.s;
+    const n = s.length;
+    const quote = s[i0] as string;
+    const q: CshQuote = quote === "'" ? 'S' : 'D';
+    let j = i0 + 1;
+    while (j < n && s[j] !== quote) {
+      const c = s[j] as string;
+      if (c === '\\' && (s[j + 1] === '!' || s[j + 1] === '\n')) {
+        this.lit(items, s[j + 1] as string, j, j + 2, q);
+        j += 2;
+      } else if (q === 'D' && c === '$') {
+        j = this.dollar(j, items, 'D');
+      } else if (q === 'D' && c === '`') {
+        j = this.backtick(j, items);
+      } else {
+        this.lit(items, c, j, j + 1, q);
+        j++;
+      }
+    }
+    return Math.min(j + 1, n);
+  }
+
+  private dollar(i0: number, items: Item[], q: CshQuote): number {
+    const s = this.s;
+    const n = s.length;
+    let j = i0 + 1;
+    const nx = s[j];
+    if (nx === '{') {
+      const close = s.indexOf('}', j);
+      items.push({ sub: 'var' });
+      return close === -1 ? n : close + 1;
+    }
+    if (nx === '?' || nx === '#') j++;
+    if (/^[A-Za-z_]$/.test(s[j] ?? '')) {
+      while (/^[A-Za-z0-9_]$/.test(s[j] ?? '')) j++;
+    } else if (/^[0-9$<!*]$/.test(s[j] ?? '') && j === i0 + 1) {
+      j++;
+    } else if (j === i0 + 1) {
+      this.lit(items, '$', i0, i0 + 1, q);
+      return i0 + 1;
+    }
+    if (s[j] === '[') {
+      const close = s.indexOf(']', j);
+      if (close !== -1) j = close + 1;
+    }
+    // modifiers: $VIRTUAL_ENV:q, :t, :h, :r, :e, :x, :u, :l, with a g or a in front
+    for (;;) {
+      const m = /^:[ag]*[htreqxul]/.exec(s.slice(j, j + 6));
+      if (m === null) break;
+      j += m[0].length;
+    }
+    items.push({ sub: 'var' });
+    return j;
+  }
+
+  /** `` `…` ``: a command of its own, with `` \` `` for a backtick inside (csh templates nest them). */
+  private backtick(i0: number, items: Item[]): number {
+    const s = this.s;
+    const n = s.length;
+    let j = i0 + 1;
+    let text = '';
+    const srcOf: number[] = [];
+    while (j < n && s[j] !== '`') {
+      srcOf.push(j);
+      if (s[j] === '\\' && s[j + 1] === '`') {
+        text += '`';
+        j += 2;
+      } else {
+        text += s[j] as string;
+        j++;
+      }
+    }
+    srcOf.push(j);
+    const inner = new CshLexer(text);
+    const commands = inner.script();
+    this.runs.push(
+      ...mapRuns(inner.runs, { text, srcOf }, (ctx) => ({
+        q: ctx.q,
+        backticks: ctx.backticks + 1,
+      })),
+    );
+    items.push({ sub: 'cmd', commands });
+    return Math.min(j + 1, n);
+  }
+}
+
+/** Splits a csh script (bin/activate.csh) into commands, words and literal runs. */
+export function lexCsh(s: ByteString): Lexed<CshCtx> {
+  const lexer = new CshLexer(s);
+  const commands = lexer.script();
+  return { commands, runs: lexer.runs };
+}
+
+function cshChar(ch: string, q: CshQuote): string {
+  if (q === 'C') return ch;
+  if (ch === '!') return '\\!';
+  if (ch === '\n') return q === 'U' ? "'\\\n'" : '\\\n';
+  switch (q) {
+    case 'U':
+      return isPlainByte(ch) ? ch : '\\' + ch;
+    case 'S':
+      return ch === "'" ? "'\\''" : ch;
+    case 'D':
+      // csh has no escape for these inside "…": step out of the quotes for one char
+      return ch === '"' || ch === '$' || ch === '`' ? '"\\' + ch + '"' : ch;
+  }
+}
+
+function closeCsh(q: CshQuote): string {
+  return q === 'S' ? "'" : q === 'D' ? '"' : '';
+}
+
+/** Writes `to` for csh where a match starts in quoting `first` and ends in quoting `last`. */
+export function quoteCsh(to: ByteString, first: CshCtx, last: CshCtx): string {
+  let out = '';
+  for (const ch of to) out += cshChar(ch, first.q);
+  if (first.q !== last.q) out += closeCsh(first.q) + closeCsh(last.q);
+  for (let k = 0; k < first.backticks; k++) {
+    if (first.q !== 'C' && to.includes('`')) {
+      throw new RewriteError(
+        'unquotable',
+        'csh cannot write a backtick inside a backtick substitution',
+      );
+    }
+    out = out.replace(/`/g, '\\`');
+  }
+  return out;
+}

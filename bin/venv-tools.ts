@@ -93,7 +93,8 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
     if (report.check !== null && !report.check.ok) return 1;
   }
   if (req.updatePath === undefined) return 0;
-  const { joinAsGiven, relocate, requireAbsolute } = await import('../src/commands/relocate-venv.js');
+  const { joinAsGiven, relocate, requireAbsolute } =
+    await import('../src/commands/relocate-venv.js');
   const to = req.updatePath === 'auto' ? resolvePath(req.path) : req.updatePath;
   const progress = await progressFor('relocate');
   try {

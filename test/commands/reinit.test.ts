@@ -15,7 +15,8 @@ import {
 import { formatReinit } from '../../src/report/format-reinit.js';
 import { planReinit, type AliasState, type ReinitPlanInput } from '../../src/reinit/plan-reinit.js';
 import { parseProbeOutput, PROBE_ARGS, type PythonInfo } from '../../src/reinit/probe-python.js';
-import { reinitialize, type ReinitReport } from '../../src/commands/reinitialize.js';
+import { reinitialize } from '../../src/commands/reinitialize.js';
+import { type ReinitReport } from '../../src/reinit/reinit-report.js';
 import {
   baseCfgValues,
   rewritePyvenvCfgBase,

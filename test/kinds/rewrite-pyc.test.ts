@@ -18,7 +18,7 @@ import { RewriteError } from '../../src/core/errors.js';
 import { replacePaths, utf8ToBytes, type Mapping } from '../../src/core/path-boundary.js';
 import { PYC_FORMATS, pycFormat } from '../../src/kinds/pyc/pyc-magic.js';
 import { pycSourceHash, readPycHeader } from '../../src/kinds/pyc/pyc-header.js';
-import { sourceOfPyc } from '../../src/plan/planner.js';
+import { sourceOfPyc } from '../../src/kinds/pyc/source-of-pyc.js';
 import { pycVersion, rewritePyc, roundTripPyc } from '../../src/kinds/pyc/rewrite-pyc.js';
 import { findPythons, type Python } from '../helpers/pythons.js';
 

@@ -1,7 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JOURNAL_NAME, parseJournal } from '../../src/apply/journal.js';
+import { JOURNAL_NAME } from '../../src/apply/journal-format.js';
+import { parseJournal } from '../../src/apply/journal-reader.js';
 import { copyVenv } from '../helpers/build-venv.js';
 import { MINIMAL } from '../fixtures/venvs/recipes.js';
 import {

@@ -17,6 +17,7 @@ import {
 } from '../src/relocate/rewrite-activate.js';
 import { activateEvidence } from '../src/scan/activate-evidence.js';
 import { utf8ToBytes, type ByteString } from '../src/path-boundary.js';
+import { pyenvRoot } from './helpers/pythons.js';
 
 interface Creator {
   readonly label: string;
@@ -30,7 +31,7 @@ function run(cmd: string, args: readonly string[]): string | undefined {
 
 function discoverPythons(): { exe: string; version: string }[] {
   const found: string[] = [];
-  const pyenv = '/root/.pyenv/versions';
+  const pyenv = path.join(pyenvRoot(), 'versions');
   if (fs.existsSync(pyenv)) {
     for (const v of fs.readdirSync(pyenv)) {
       const exe = path.join(pyenv, v, 'bin', 'python3');

@@ -21,6 +21,7 @@ import {
 import { relocate } from '../src/relocate/relocate.js';
 import type { Layout } from '../src/scan/detect-layout.js';
 import { makeWheel, parseScriptReport, type WheelSpec } from './helpers/make-wheel.js';
+import { pyenvRoot } from './helpers/pythons.js';
 import { cleanEnv, run, runOk } from './helpers/run.js';
 import { freshDir } from './helpers/scratch.js';
 
@@ -600,7 +601,7 @@ interface Python {
 
 /** pyenv's CPython 3.6+ builds on this machine, by version. */
 function pyenvPythons(): Python[] {
-  const dir = '/root/.pyenv/versions';
+  const dir = path.join(pyenvRoot(), 'versions');
   let names: string[] = [];
   try {
     names = fs.readdirSync(dir);

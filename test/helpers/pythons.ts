@@ -6,6 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** One interpreter. */
@@ -28,9 +29,15 @@ function list(dir: string): string[] {
   }
 }
 
+/** pyenv's root, where pyenv itself looks: $PYENV_ROOT, else ~/.pyenv. */
+export function pyenvRoot(): string {
+  const root = process.env['PYENV_ROOT'];
+  return root !== undefined && root !== '' ? root : join(homedir(), '.pyenv');
+}
+
 function candidates(): string[] {
   const out: string[] = [];
-  const pyenv = process.env.PYENV_ROOT ?? join(process.env.HOME ?? '/root', '.pyenv');
+  const pyenv = pyenvRoot();
   for (const v of list(join(pyenv, 'versions')))
     out.push(join(pyenv, 'versions', v, 'bin', 'python3'));
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'];

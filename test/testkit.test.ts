@@ -22,10 +22,19 @@ import {
   type Creator,
   type PythonExe,
   type VenvRecipe,
+  VIRTUALENV_SEEDS,
 } from './helpers/build-venv.js';
 import { makeWheel } from './helpers/make-wheel.js';
-import { findPythons } from './helpers/pythons.js';
-import { runOk } from './helpers/run.js';
+import { findPythons, missingPythons } from './helpers/pythons.js';
+import { cleanEnv, describeFailure, run, runOk } from './helpers/run.js';
+import {
+  findTool,
+  missingTool,
+  testMissing,
+  needing,
+  TOOLS,
+  type Tool,
+} from './helpers/require-tool.js';
 import { freshDir } from './helpers/scratch.js';
 import { BASIC, EGG_LINK, VT_DEMO } from './fixtures/venvs/recipes.js';
 
@@ -48,6 +57,11 @@ const targets: { python: PythonExe; creator: Creator; recipe: VenvRecipe }[] = [
     ? []
     : [{ python: pythons[0], creator: 'venv' as const, recipe: EGG_LINK }]),
 ];
+if (virtualenvPython === undefined)
+  testMissing(
+    VIRTUALENV_SEEDS,
+    'the basic venv made by virtualenv passes every check where it was built and fails them after a plain mv',
+  );
 
 /** A destination over 127 bytes with a space, both quotes, `$` and non-ASCII letters. */
 function awkwardPlace(): string {
@@ -63,6 +77,29 @@ test('the machine has a CPython 3.8+ to build venvs with', (t) => {
   );
   t.true(pythons.length > 0);
 });
+
+// Every program the suite expects (CI's image has each) must start. A missing one is a skipped
+// test here; under VENV_TOOLS_TEST_STRICT=1, a failing one that says how to install it.
+const STARTS: Readonly<Record<Tool, readonly string[]>> = {
+  bash: ['-c', 'exit 0'],
+  dash: ['-c', 'exit 0'],
+  zsh: ['-f', '-c', 'exit 0'],
+  fish: ['--no-config', '-c', 'exit 0'],
+  tcsh: ['-f', '-c', 'exit 0'],
+  xonsh: ['--no-rc', '-c', 'pass'],
+  virtualenv: ['--version'],
+  pypy3: ['-c', 'import venv'],
+};
+for (const tool of TOOLS) {
+  needing([missingTool(tool)])(`the machine has ${tool}, and it starts`, async (t) => {
+    const env = cleanEnv({ XONSH_DATA_DIR: freshDir('xonsh-data') });
+    const r = await run(findTool(tool) ?? tool, STARTS[tool], { env, timeoutMs: 60_000 });
+    t.is(r.status, 0, `${tool} ${describeFailure(r)}`);
+  });
+}
+// findPythons() fails the whole file under VENV_TOOLS_TEST_STRICT=1 when one of these is missing.
+for (const missing of missingPythons(findPythons()))
+  testMissing(missing, `the machine has ${missing.what}`);
 
 test('makeWheel writes a zip whose RECORD lists every member with its sha256 and size', async (t) => {
   if (newest === undefined) return t.fail('no Python found');

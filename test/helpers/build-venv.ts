@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { makeWheel, wheelScripts, type WheelSpec } from './make-wheel.js';
+import type { Missing } from './require-tool.js';
 import { run, runOk } from './run.js';
 import { freshDir, scratchRoot } from './scratch.js';
 
@@ -417,6 +418,12 @@ export function virtualenvInfo(): Promise<VirtualenvInfo | undefined> {
   })();
   return virtualenvPromise;
 }
+
+/** What a suite lacks when no CPython here can be seeded by virtualenv offline. */
+export const VIRTUALENV_SEEDS: Missing = {
+  what: "a virtualenv that seeds one of this machine's CPythons offline",
+  install: 'apt-get install -y python3-virtualenv',
+};
 
 /**
  * True when virtualenv can seed a venv of this Python offline. Debian's 20.17 knows no

@@ -1,15 +1,23 @@
 /**
- * Sources a venv's activate scripts in every shell the machine has and reads back exactly
+ * Sources a venv's activate scripts in every shell the suite expects and reads back exactly
  * what they exported. The script is sourced as `./activate` from inside bin/, and the result
  * is read with `env -0`, so the venv's path never passes through any shell's quoting: a path
  * with spaces, quotes, `$` or non-ASCII bytes is compared byte for byte.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import {
+  findTool,
+  missingTool,
+  STRICT,
+  strictMessage,
+  type Missing,
+  type Tool,
+} from './require-tool.js';
 import { cleanEnv, describeFailure, run, type RunResult } from './run.js';
 
 interface Shell {
-  readonly name: string;
+  readonly name: Tool;
   readonly script: string;
   readonly args: readonly string[];
 }
@@ -21,6 +29,7 @@ const SHELLS: readonly Shell[] = [
     script: 'activate',
     args: ['--noprofile', '--norc', '-c', '. ./activate && exec env -0'],
   },
+  { name: 'dash', script: 'activate', args: ['-c', '. ./activate && exec env -0'] },
   { name: 'zsh', script: 'activate', args: ['-f', '-c', '. ./activate && exec env -0'] },
   {
     name: 'fish',
@@ -43,21 +52,6 @@ export interface ActivateReport {
   readonly skipped: string[];
 }
 
-/** First executable `name` on PATH, or undefined. */
-export function which(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    if (dir === '') continue;
-    const file = path.join(dir, name);
-    try {
-      fs.accessSync(file, fs.constants.X_OK);
-      if (fs.statSync(file).isFile()) return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** Parse `env -0` output into raw values. */
 function parseEnv0(out: Buffer): Map<string, Buffer> {
   const vars = new Map<string, Buffer>();
@@ -77,9 +71,30 @@ function show(b: Buffer | undefined): string {
   return b === undefined ? 'unset' : JSON.stringify(b.toString('utf8'));
 }
 
+interface Sourced {
+  readonly shell: Shell;
+  readonly result?: RunResult;
+  /** Why it did not run: "fish (not installed)", "tcsh (no activate.csh)". */
+  readonly skipped?: string;
+  readonly missing?: Missing;
+}
+
+/** Source the shell's script from inside `bin`, where there is one and the shell is installed. */
+async function sourceIn(shell: Shell, bin: string): Promise<Sourced> {
+  if (!fs.existsSync(path.join(bin, shell.script)))
+    return { shell, skipped: `${shell.name} (no ${shell.script})` };
+  const exe = findTool(shell.name);
+  const missing = missingTool(shell.name);
+  if (exe === undefined)
+    return { shell, skipped: `${shell.name} (not installed)`, ...(missing ? { missing } : {}) };
+  const result = await run(exe, shell.args, { cwd: bin, env: cleanEnv(), timeoutMs: 60_000 });
+  return { shell, result };
+}
+
 /**
- * In each installed shell that has an activate script in `venvDir/bin`, sourcing it must set
- * VIRTUAL_ENV to exactly `venvDir` and put `venvDir/bin` first on PATH.
+ * In each shell that has an activate script in `venvDir/bin`, sourcing it must set VIRTUAL_ENV
+ * to exactly `venvDir` and put `venvDir/bin` first on PATH. A shell that is not installed is
+ * skipped, and named in `skipped`; under VENV_TOOLS_TEST_STRICT=1 it is a problem.
  */
 export async function checkActivate(venvDir: string): Promise<ActivateReport> {
   const bin = path.join(venvDir, 'bin');
@@ -88,21 +103,16 @@ export async function checkActivate(venvDir: string): Promise<ActivateReport> {
   const report: ActivateReport = { problems: [], ran: [], skipped: [] };
   if (!fs.existsSync(path.join(bin, 'activate')))
     report.problems.push('activate: bin/activate is missing');
-  const results = await Promise.all(
-    SHELLS.map(async (shell): Promise<{ shell: Shell; skipped?: string; result?: RunResult }> => {
-      const exe = which(shell.name);
-      if (exe === undefined) return { shell, skipped: `${shell.name} (not installed)` };
-      if (!fs.existsSync(path.join(bin, shell.script)))
-        return { shell, skipped: `${shell.name} (no ${shell.script})` };
-      return {
-        shell,
-        result: await run(exe, shell.args, { cwd: bin, env: cleanEnv(), timeoutMs: 60_000 }),
-      };
-    }),
-  );
-  for (const { shell, skipped, result } of results) {
+  const results = await Promise.all(SHELLS.map((shell) => sourceIn(shell, bin)));
+  for (const { shell, result, skipped, missing } of results) {
     if (result === undefined) {
-      report.skipped.push(skipped ?? shell.name);
+      if (STRICT && missing !== undefined) {
+        report.problems.push(
+          `activate (${shell.name}, bin/${shell.script}): ${strictMessage([missing])}`,
+        );
+      } else {
+        report.skipped.push(skipped ?? shell.name);
+      }
       continue;
     }
     report.ran.push(shell.name);

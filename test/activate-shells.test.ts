@@ -2,7 +2,9 @@
  * Real templates in real shells: venvs built by every CPython 3 on this machine, by PyPy and by
  * Debian's virtualenv get their activate scripts rewritten for tricky new paths, and each
  * script is sourced by the shell it is written for. The environment a child process sees
- * must hold VIRTUAL_ENV exactly equal to the new path and PATH starting with NEW/bin.
+ * must hold VIRTUAL_ENV exactly equal to the new path and PATH starting with NEW/bin. A
+ * virtualenv venv is also relocated by the CLI, and its activate_this.py and activate.xsh are
+ * run for real.
  */
 import test from 'ava';
 import { spawnSync } from 'node:child_process';
@@ -17,6 +19,9 @@ import {
 } from '../src/relocate/rewrite-activate.js';
 import { activateEvidence } from '../src/scan/activate-evidence.js';
 import { utf8ToBytes, type ByteString } from '../src/path-boundary.js';
+import { writeActivateXsh } from './helpers/build-venv.js';
+import { checkActivate } from './helpers/check-activate.js';
+import { cli } from './helpers/cli.js';
 import { findPythons } from './helpers/pythons.js';
 import {
   findTool,
@@ -26,6 +31,7 @@ import {
   type Missing,
   type Tool,
 } from './helpers/require-tool.js';
+import { freshDir } from './helpers/scratch.js';
 
 interface Creator {
   readonly label: string;
@@ -73,7 +79,7 @@ const virtualenvVersion = virtualenv === undefined ? undefined : run(virtualenv,
 const virtualenvFlags = ['--no-pip', '--no-setuptools', '--no-wheel'].filter((f) =>
   virtualenvHelp.includes(f),
 );
-creators.push({
+const virtualenvCreator: Creator = {
   label:
     virtualenv === undefined
       ? 'virtualenv'
@@ -85,7 +91,8 @@ creators.push({
     });
     if (r.status !== 0) throw new Error(`virtualenv failed: ${r.stderr}`);
   },
-});
+};
+creators.push(virtualenvCreator);
 
 /** The shells that source each flavor; each is used only when installed. */
 const SHELLS: readonly {
@@ -352,3 +359,41 @@ for (const creator of creators) {
     },
   );
 }
+
+/** Real places under `top` that stress every quoting, as newPaths does for the rewriter alone. */
+function trickyPlaces(top: string): string[] {
+  return [
+    path.join(
+      top,
+      `new dir/it's "q" $HOME \`id\` back\\slash !bang ~x;&|(*)?[a]{b,c}#%^/ünïcødé ☃/venv`,
+    ),
+    path.join(top, `'quoted'/"dq"/$(echo nope)/\${HOME}/end\\/venv`),
+  ];
+}
+
+needing([missingTool('virtualenv'), missingTool('xonsh')])(
+  'activate_this.py and activate.xsh of a virtualenv venv, moved and relocated by the CLI, set VIRTUAL_ENV, sys.prefix and sys.path when run',
+  async (t) => {
+    const top = freshDir('activate-run');
+    let at = path.join(top, 'build', 'venv');
+    if (dumper === undefined) return t.fail('no CPython to render activate.xsh with');
+    virtualenvCreator.make(at);
+    if (!fs.existsSync(path.join(at, 'bin', 'activate.xsh'))) await writeActivateXsh(at, dumper);
+    t.true(
+      fs.existsSync(path.join(at, 'bin', 'activate_this.py')),
+      'virtualenv wrote activate_this.py',
+    );
+    for (const place of trickyPlaces(top)) {
+      fs.mkdirSync(path.dirname(place), { recursive: true });
+      fs.renameSync(at, place);
+      const r = cli(['--update-path', place, place]);
+      t.is(r.status, 0, r.stderr);
+      t.is(r.stdout, `Updated: ${place} (${at} -> ${place})\n`);
+      const report = await checkActivate(place);
+      t.log(`${JSON.stringify(place)}: ran ${report.ran.join(', ')}`);
+      t.deepEqual(report.problems, [], report.problems.join('\n'));
+      t.true(report.ran.includes('xonsh') && report.ran.includes('activate_this.py'));
+      at = place;
+    }
+  },
+);

@@ -245,10 +245,13 @@ const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const fishq = (s: string): string => `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 const cshq = (s: string): string => `'${s.replace(/'/g, `'"'"'`)}'`;
 
-test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward path, in every shell here', async (t) => {
+test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward path, in every shell here, and what activate_this.py sets', async (t) => {
+  if (newest === undefined) return t.fail('no Python found');
   const venv = awkwardPlace();
   const bin = path.join(venv, 'bin');
   fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(path.join(venv, 'lib', 'python3', 'site-packages'), { recursive: true });
+  fs.symlinkSync(newest.exe, path.join(bin, 'python'));
   const write = (want: string): void => {
     fs.writeFileSync(
       path.join(bin, 'activate'),
@@ -262,6 +265,22 @@ test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward 
       path.join(bin, 'activate.csh'),
       `setenv VIRTUAL_ENV ${cshq(want)}\nsetenv PATH "\${VIRTUAL_ENV}/bin:\${PATH}"\n`,
     );
+    // A JSON string is a Python literal too, for these characters.
+    fs.writeFileSync(
+      path.join(bin, 'activate.xsh'),
+      `$VIRTUAL_ENV = ${JSON.stringify(want)}\n$PATH.insert(0, $VIRTUAL_ENV + '/bin')\n`,
+    );
+    fs.writeFileSync(
+      path.join(bin, 'activate_this.py'),
+      [
+        'import os, site, sys',
+        `base = ${JSON.stringify(want)}`,
+        "os.environ['VIRTUAL_ENV'] = base",
+        'sys.prefix = base',
+        "site.addsitedir(os.path.join(base, 'lib', 'python3', 'site-packages'))",
+        '',
+      ].join('\n'),
+    );
   };
 
   write(venv);
@@ -274,7 +293,13 @@ test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward 
   const near = venv.replace('ü', 'u\u0308');
   write(near);
   const bad = await checkActivate(venv);
-  t.is(bad.problems.length, 2 * bad.ran.length, bad.problems.join('\n'));
+  // Two problems (VIRTUAL_ENV and PATH) in each shell, but xonsh's PATH is not compared at a
+  // path with a `$` (its EnvPath expands it); three for activate_this.py (VIRTUAL_ENV,
+  // sys.prefix and the site-packages on sys.path).
+  t.true(bad.ran.includes('activate_this.py'));
+  const shells = bad.ran.filter((r) => r !== 'activate_this.py');
+  const xonsh = shells.includes('xonsh') ? 1 : 0;
+  t.is(bad.problems.length, 2 * shells.length - xonsh + 3, bad.problems.join('\n'));
 });
 
 test('the uninstall check passes a clean pip uninstall and finds files a stale RECORD leaves behind', async (t) => {

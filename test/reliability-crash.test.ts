@@ -26,7 +26,7 @@ import {
 } from './helpers/reliability-venv.js';
 import { freshDir } from './helpers/scratch.js';
 
-// Crash safety (DESIGN.md "Applying: all or nothing"): a relocation killed with SIGKILL at any
+// Crash safety (docs/RELIABILITY.md): a relocation killed with SIGKILL at any
 // point leaves either an untouched venv, or a committed journal, and the next run finishes it
 // into exactly the tree an uninterrupted run makes.
 //

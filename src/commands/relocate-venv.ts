@@ -7,7 +7,8 @@ import type { ByteString } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
 import type { Warning } from '../core/warning.js';
 import { baseReport, emptyTimings, type RelocationResult } from '../relocate/relocation-report.js';
-import { runRelocation } from '../relocate/run-relocation.js';
+import { runRelocationSteps } from '../relocate/run-relocation.js';
+import { finish, type Steps } from '../core/commit-point.js';
 import { checkInterpreter } from '../scan/check-interpreter.js';
 import {
   checkFoundOld,
@@ -49,6 +50,15 @@ export interface RelocateOptions {
  * too: `/` and system folders are refused (scan/check-locations.ts).
  */
 export function relocate(opts: RelocateOptions): RelocationResult {
+  return finish(relocateSteps(opts));
+}
+
+/**
+ * relocate() as steps: it yields once, at the commit point, when every file is planned and
+ * nothing is changed yet, so that the command can stop it there (core/commit-point.ts). A dry
+ * run, or a venv already up to date, never yields.
+ */
+export function* relocateSteps(opts: RelocateOptions): Steps<RelocationResult> {
   trace('relocate');
   const t0 = performance.now();
   const given = checkLocations({
@@ -67,7 +77,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     deep: (cheap) => given.from === undefined && !cheap.some((e) => e.location !== given.to),
   });
   try {
-    return relocateOpened(venv, given, opts, t0);
+    return yield* relocateOpenedSteps(venv, given, opts, t0);
   } finally {
     venv.release();
   }
@@ -83,6 +93,15 @@ export function relocateOpened(
   opts: Pick<RelocateOptions, 'from' | 'forceFrom' | 'dryRun' | 'threads' | 'onProgress'>,
   t0 = performance.now(),
 ): RelocationResult {
+  return finish(relocateOpenedSteps(venv, given, opts, t0));
+}
+
+function* relocateOpenedSteps(
+  venv: OpenedVenv,
+  given: CheckedLocations,
+  opts: Pick<RelocateOptions, 'from' | 'forceFrom' | 'dryRun' | 'threads' | 'onProgress'>,
+  t0: number,
+): Steps<RelocationResult> {
   const timings = emptyTimings();
   const target = given.to;
   const old = oldLocation(venv, given, opts);
@@ -102,7 +121,7 @@ export function relocateOpened(
       plan: undefined,
     };
   }
-  return runRelocation({
+  return yield* runRelocationSteps({
     venv,
     old,
     target,

@@ -82,6 +82,7 @@ function* reinitOpened(venv: OpenedVenv, opts: ReinitOptions): Steps<ReinitRepor
     version,
     python: opts.python,
     force: opts.force === true,
+    dryRun: opts.dryRun === true,
     env,
   });
   const { info, linkTarget } = picked;

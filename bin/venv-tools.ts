@@ -12,7 +12,6 @@ import { errnoOf, VenvToolsError } from '../src/core/errors.js';
 import type { Json } from '../src/report/format-json.js';
 import {
   formatRelocation,
-  formatScan,
   formatWarnings,
   NO_PAINT,
   type Paint,
@@ -236,8 +235,10 @@ async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<numb
     outJson(scanJson(report));
     return 0;
   }
+  const { formatScan } = await import('../src/report/format-scan.js');
   for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
-  for (const l of formatScan(report, await paintFor(process.stdout))) out(l);
+  const paint = await paintFor(process.stdout);
+  for (const l of formatScan(report, paint, { verbose: req.verbose })) out(l);
   return 0;
 }
 

@@ -38,7 +38,13 @@ export type CliRequest =
       readonly diff: boolean;
       readonly json: boolean;
     }
-  | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
+  | {
+      readonly mode: 'scan';
+      readonly path: string;
+      readonly json: boolean;
+      /** List every file a relocation would rewrite, not only the summary. */
+      readonly verbose: boolean;
+    }
   | { readonly mode: 'verify'; readonly path: string; readonly json: boolean }
   | { readonly mode: 'output'; readonly text: string };
 

@@ -200,10 +200,16 @@ function commandParser(argv: readonly string[]): Argv {
           "use Debian's python3.11",
         ),
     )
-    .command('scan [path]', 'Show the layout, the old location and every file that names it', (y) =>
+    .command('scan [path]', 'Show the layout, the old location and the files that name it', (y) =>
       pathArg(y)
         .option('json', jsonOpt)
+        .option('verbose', {
+          type: 'boolean',
+          default: false,
+          describe: 'List every file a relocation would rewrite, by kind',
+        })
         .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
+        .example('venv-tools scan ./venv --verbose', 'and every file, by kind')
         .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
     )
     .command(
@@ -310,7 +316,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         json: args.json === true,
       };
     case 'scan':
-      return { mode: 'scan', path, json: args.json === true };
+      return { mode: 'scan', path, json: args.json === true, verbose: args.verbose === true };
     case 'verify':
       return { mode: 'verify', path, json: args.json === true };
     default:

@@ -28,6 +28,8 @@ export interface ScanReport {
   readonly locations: readonly LocationReport[];
   readonly files: readonly ScannedFile[];
   readonly counts: Partial<Record<FileKind, number>>;
+  /** The bytes a relocation would write into those files (their new contents). */
+  readonly rewriteBytes: number;
   readonly binaries: RelocationReport['binaries'];
   /** What relocating to where the venv stands would map (moved or half-relocated); else empty. */
   readonly mappings: readonly MappingReport[];

@@ -136,9 +136,13 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['./venv', '--strict', '--update-path=/srv/x'],
     compat({ updatePath: '/srv/x', path: './venv', strict: true }),
   ],
-  [['scan'], { mode: 'scan', path: '.', json: false }],
-  [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],
-  [['scan', '--json', '/srv/a/venv'], { mode: 'scan', path: '/srv/a/venv', json: true }],
+  [['scan'], { mode: 'scan', path: '.', json: false, verbose: false }],
+  [['scan', './venv'], { mode: 'scan', path: './venv', json: false, verbose: false }],
+  [
+    ['scan', '--json', '/srv/a/venv'],
+    { mode: 'scan', path: '/srv/a/venv', json: true, verbose: false },
+  ],
+  [['scan', 'v', '--verbose'], { mode: 'scan', path: 'v', json: false, verbose: true }],
   [['verify'], { mode: 'verify', path: '.', json: false }],
   [['verify', 'v', '--json'], { mode: 'verify', path: 'v', json: true }],
   // A PATH named like a command is a PATH after the command.
@@ -220,7 +224,7 @@ test('completion prints a script, and answers completion queries with commands a
   t.deepEqual(await ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
   t.true((await ask('relocate', '--')).includes('--diff'));
   t.true((await ask('reinit', '--')).includes('--diff'));
-  t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json']);
+  t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json', '--verbose']);
   // Even a line that holds --update-path is answered, never run.
   t.like(await parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
     mode: 'output',

@@ -166,16 +166,17 @@ test('--dry-run prints the plan file by file, grouped by kind, and changes no by
   t.deepEqual(diffSnapshots(before, snapshotTree(v.venv)), []);
   const old = path.join(v.top, 'build', 'app', 'venv');
   t.is(r.stdout.split('\n')[0], `Would relocate ${v.venv}: ${old} -> ${v.venv}`);
-  t.regex(r.stdout, /^ {2}script \(1\)\n {4}S bin\/tool$/m);
-  t.regex(r.stdout, new RegExp(`^  \\.pth \\(1\\)\\n    P ${v.site}/app\\.pth$`, 'm'));
+  // Kinds are named as --json names them.
+  t.regex(r.stdout, /^ {2}shebang \(1\)\n {4}S bin\/tool$/m);
+  t.regex(r.stdout, new RegExp(`^  pth \\(1\\)\\n    P ${v.site}/app\\.pth$`, 'm'));
   t.regex(
     r.stdout,
-    new RegExp(`^  RECORD \\(1\\)\\n    R ${v.site}/demo-1\\.0\\.dist-info/RECORD$`, 'm'),
+    new RegExp(`^  record \\(1\\)\\n    R ${v.site}/demo-1\\.0\\.dist-info/RECORD$`, 'm'),
   );
   t.regex(r.stdout, /^ {2}activate \(\d\)$/m);
   t.regex(
     r.stdout,
-    /^ {2}\d+ files scanned \([\d.]+ MB\), would rewrite \d+: 1 script, \d activate, 1 pyvenv\.cfg, 1 \.pth, 1 RECORD; 0 warnings; [\d.]+ s$/m,
+    /^ {2}\d+ files scanned \([\d.]+ MB\), would rewrite \d+: 1 shebang, \d activate, 1 pyvenv-cfg, 1 pth, 1 record; 0 warnings; [\d.]+ s$/m,
   );
 });
 
@@ -187,7 +188,7 @@ test('the summary line of a relocation gives files scanned, files rewritten by k
   t.regex(lines[0] as string, /^Relocated /);
   t.regex(
     lines.at(-1) as string,
-    /^ {2}\d+ files scanned \([\d.]+ MB\), rewrote \d+: 1 script, \d activate, 1 pyvenv\.cfg, 1 \.pth, 1 RECORD; 0 warnings; \d+\.\d\d s$/,
+    /^ {2}\d+ files scanned \([\d.]+ MB\), rewrote \d+: 1 shebang, \d activate, 1 pyvenv-cfg, 1 pth, 1 record; 0 warnings; \d+\.\d\d s$/,
   );
 });
 

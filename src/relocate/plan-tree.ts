@@ -23,6 +23,7 @@ import { BATCH_SIZE } from '../apply/journal.js';
 import type { ApplyHelper } from '../apply/journal-sink.js';
 import { PathList, PathListBuilder, type PathListData } from '../scan/path-list.js';
 import { Planner, type BinaryHit, type EditSink, type Warning } from '../plan/planner.js';
+import { planWorkerSource } from './plan-worker-source.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = threadMinFiles(process.env, 4000);
@@ -579,9 +580,13 @@ export function spawnPlanWorker(): SpareWorker | undefined {
     port: port2,
     returns: back.port2,
   };
+  // Outside the try: a single executable without its worker's code is a broken build, not a
+  // machine without threads.
+  const { source, options } = planWorkerSource();
   let worker: Worker;
   try {
-    worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
+    worker = new Worker(source, {
+      ...options,
       workerData: boot,
       transferList: [port2, back.port2],
       // Its garbage is short-lived (each file's content and rewrite): a small young generation

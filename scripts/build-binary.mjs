@@ -31,6 +31,7 @@ import {
   chmodSync,
   copyFileSync,
   mkdirSync,
+  mkdtempSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -38,6 +39,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { isBuiltin } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -58,8 +60,11 @@ const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
 /** The key src/relocate/plan-worker-source.ts reads the planning thread's bundle from. */
 const WORKER_ASSET = 'plan-worker.js';
 
+/** The build's own folder (below), kept when the build fails, for a look at its files. */
+let work;
 const fail = (message) => {
   console.error(`build-binary: ${message}`);
+  if (work !== undefined) console.error(`build-binary: its files are in ${work}`);
   process.exit(1);
 };
 
@@ -84,10 +89,19 @@ if (fuseAt === -1 || base.indexOf(FUSE, fuseAt + 1) !== -1) {
 if (base[fuseAt + FUSE.length + 1] !== 0x30) {
   fail(`${opts.node} already carries an application: give a plain node binary`);
 }
+// The blob must be made by the base node itself: it has to run here, natively or through
+// qemu-user (binfmt). (A foreign ELF is refused by the kernel and then run by a shell as a script,
+// so what it prints is what tells.)
+const arch = runBase(['-p', 'process.arch'], root);
+if (arch.error !== undefined || `linux-${arch.stdout.trim()}` !== target) {
+  fail(
+    `cannot run ${opts.node} (a ${target} node) on this machine, and the blob it carries must be ` +
+      `made by it: build on ${target}, or let qemu-user run ${target} binaries (binfmt)`,
+  );
+}
 const name = `venv-tools-${target}`;
-const work = join(root, 'dist', 'sea', target);
-rmSync(work, { recursive: true, force: true });
-mkdirSync(work, { recursive: true });
+// Its own folder, so that two builds at once (a test's and yours) do not mix their files.
+work = mkdtempSync(join(tmpdir(), 'venv-tools-sea-'));
 
 // 1. The two CommonJS bundles.
 const main = await bundle('venv-tools.js', 'venv-tools.cjs');
@@ -111,14 +125,8 @@ writeFileSync(
     2,
   ),
 );
-const made = runBase(['--experimental-sea-config', config]);
-if (made.error !== undefined) {
-  fail(
-    `cannot run ${opts.node} here (${made.error.message}), and the blob must be made by it: ` +
-      `build on ${target}, or let qemu-user run it (binfmt)`,
-  );
-}
-if (made.status !== 0) {
+const made = runBase(['--experimental-sea-config', config], work);
+if (made.error !== undefined || made.status !== 0) {
   fail(`${opts.node} --experimental-sea-config failed:\n${made.stderr}${made.stdout}`);
 }
 
@@ -146,20 +154,22 @@ try {
   console.warn = warn;
 }
 
-// 4. A binary this machine can run is tried before it is put in place.
+// 4. It is tried before it is put in place (this machine runs the base node, so it runs this).
 const tried = spawnSync(exe, ['--version'], { encoding: 'utf8', env: withoutNodeOptions() });
-if (tried.error === undefined) {
-  if (tried.status !== 0 || tried.stdout.trim() !== version) {
-    fail(`the built binary does not run: ${tried.stderr}${tried.stdout}`);
-  }
-} else {
-  console.log(`not tried: this machine cannot run a ${target} binary (${tried.error.message})`);
+if (tried.error !== undefined || tried.status !== 0 || tried.stdout.trim() !== version) {
+  fail(
+    `the built binary does not run: ${tried.error?.message ?? ''}${tried.stderr}${tried.stdout}`,
+  );
 }
 mkdirSync(opts.out, { recursive: true });
 const out = join(opts.out, name);
-renameSync(exe, out);
+// Whole or not at all (the temporary folder may be on another file system).
+copyFileSync(exe, `${out}.part`);
+chmodSync(`${out}.part`, 0o755);
+renameSync(`${out}.part`, out);
 const mb = (p) => `${(statSync(p).size / 1e6).toFixed(1)} MB`;
-console.log(`${relative(process.cwd(), out) || out}: ${mb(out)}, sha256 ${sha256(out)}`);
+const shown = (p) => (relative(process.cwd(), p).startsWith('..') ? p : relative(process.cwd(), p));
+console.log(`${shown(out)}: ${mb(out)}, sha256 ${sha256(out)}`);
 
 // 5. The compressed copy.
 if (!opts['no-xz']) {
@@ -168,8 +178,9 @@ if (!opts['no-xz']) {
   if (xz.error !== undefined || xz.status !== 0) {
     fail(`xz failed (${xz.error?.message ?? `exit ${xz.status}`}); --no-xz skips the copy`);
   }
-  console.log(`${relative(process.cwd(), `${out}.xz`)}: ${mb(`${out}.xz`)}`);
+  console.log(`${shown(`${out}.xz`)}: ${mb(`${out}.xz`)}`);
 }
+rmSync(work, { recursive: true, force: true });
 
 /**
  * Bundle dist/bin/FROM (an ES module) as self-contained CommonJS into the work folder; its path.
@@ -235,9 +246,9 @@ function crossStrip(t) {
   return tool;
 }
 
-/** Run the base node (without options meant for the node running this script). */
-function runBase(args) {
-  return spawnSync(opts.node, args, { cwd: work, encoding: 'utf8', env: withoutNodeOptions() });
+/** Run the base node in `cwd` (without options meant for the node running this script). */
+function runBase(args, cwd) {
+  return spawnSync(opts.node, args, { cwd, encoding: 'utf8', env: withoutNodeOptions() });
 }
 
 function withoutNodeOptions() {

@@ -12,6 +12,7 @@
 // --strip  the strip program for that platform: `strip` for this machine's, else the GNU
 //          cross one (aarch64-linux-gnu-strip from binutils-aarch64-linux-gnu).
 // --out    where to write the binary (dist/bin).
+// --no-xz  no compressed copy (xz takes a minute or two).
 //
 // How (Node's Single Executable Applications, on Node 20):
 // - The command and its planning thread are bundled again, from the ES modules bundle that

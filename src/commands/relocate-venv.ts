@@ -25,6 +25,25 @@ import { acquireLock } from '../apply/lock.js';
 import { movedAlong, movedRoot, pathExists } from '../plan/moved-root.js';
 import { collectEdits, type Edit, type Plan, type Warning } from '../plan/planner.js';
 import { hasJournal, recoverJournal, type Recovery } from '../apply/recover-journal.js';
+import { isMarkedRelocatable } from '../kinds/relocatable-pyvenv-cfg.js';
+
+/** The ALREADY_RELOCATABLE note for a venv whose pyvenv.cfg says `relocatable = true`. */
+function relocatableNote(root: ByteString, layout: Layout, shownPath: string): RunWarning[] {
+  if (!layout.hasPyvenvCfg) return [];
+  let cfg: Buffer;
+  try {
+    cfg = fs.readFileSync(toBytes(`${root}/pyvenv.cfg`));
+  } catch {
+    return [];
+  }
+  if (!isMarkedRelocatable(cfg)) return [];
+  return [
+    {
+      code: 'ALREADY_RELOCATABLE',
+      message: `${shownPath} is already relocatable (pyvenv.cfg: relocatable = true): its scripts, activate scripts, .pth and RECORD find it at run time and were left as they are`,
+    },
+  ];
+}
 
 export interface RelocateOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -54,10 +73,12 @@ export interface RelocateOptions {
 
 /**
  * A warning about the run as a whole, beside the planner's about single files: a location that
- * normalising changed (NORMALIZED), an interpreter missing on this machine (INTERPRETER_MISSING).
+ * normalising changed (NORMALIZED), an interpreter missing on this machine (INTERPRETER_MISSING),
+ * a venv that make-relocatable made relocatable (ALREADY_RELOCATABLE: its relative forms hold no
+ * path, so no rewriter touches them, and it is said so).
  */
 export interface RunWarning {
-  readonly code: 'NORMALIZED' | 'INTERPRETER_MISSING';
+  readonly code: 'NORMALIZED' | 'INTERPRETER_MISSING' | 'ALREADY_RELOCATABLE';
   readonly message: string;
   readonly path?: string;
 }
@@ -219,6 +240,12 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     if (opts.from === undefined && !evidence.some((e) => e.location !== target)) {
       evidence = readEvidence(root, layout, true);
     }
+    const note = relocatableNote(root, layout, shownPath);
+    // Nothing names any place: a relocatable venv has nothing to rewrite, which is up to date.
+    if (given.from === undefined && evidence.length === 0 && note.length > 0) {
+      timings.total = performance.now() - t0;
+      return { report: upToDate(), plan: undefined };
+    }
     let old: ByteString;
     if (given.from !== undefined) {
       checkGivenFrom(evidence);
@@ -253,7 +280,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
         why: 'map' as const,
       })),
     ];
-    const warnings: Array<Warning | RunWarning> = [...given.warnings];
+    const warnings: Array<Warning | RunWarning> = [...given.warnings, ...note];
     const mappings: Mapping[] = [venvMapping, ...explicit];
     const root2 = movedRoot(old, target);
     // Sources that moved along (after the move): a reference under the old root maps when its
@@ -386,7 +413,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     function upToDate(): RelocationReport {
       return {
         ...baseReport('up-to-date', undefined),
-        warnings: [...given.warnings, ...interpreterWarnings(undefined)],
+        warnings: [...given.warnings, ...note, ...interpreterWarnings(undefined)],
       };
     }
     function baseReport(

@@ -26,7 +26,7 @@ import { checkPth } from '../verify/check-pth.js';
 import { checkPycs } from '../verify/check-pycs.js';
 import { checkPython, type PythonSeen } from '../verify/check-python.js';
 import { checkRecord } from '../verify/check-record.js';
-import { checkRelocatable, leftoversOf } from '../verify/check-relocatable.js';
+import { checkRelocatable, isPin, leftoversOf } from '../verify/check-relocatable.js';
 import { planRelocatable, venvPlaces } from '../relocate/plan-relocatable.js';
 import type { CheckName, CheckResult, Problem } from '../verify/check-result.js';
 import {
@@ -145,7 +145,7 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
       ),
     );
   }
-  if (pins !== undefined && pins.plan.edits.some((e) => e.reason !== 'hashes')) {
+  if (pins !== undefined && pins.plan.edits.some((e) => isPin(e.reason))) {
     fixes.push(
       fixOf(
         'rewrites the scripts, activate scripts, .pth, RECORD and symlinks that pin the venv so that they find it at run time',

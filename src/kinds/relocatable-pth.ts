@@ -4,6 +4,11 @@
  * joins a line that is not absolute to the site-packages folder it sits in, and setuptools reads
  * an egg-link's lines relative to the egg-link's folder, so the line means the same folder
  * wherever the venv is. Lines outside the venv stay as they are: they do not move with it.
+ *
+ * One reader does not: pip's uninstall of a `setup.py develop` project resolves its egg-link's
+ * first line from the current folder (req_uninstall.py, os.path.samefile on it; pip 23.2), so
+ * for a project kept inside the venv it must run from site-packages once the line is relative.
+ * With the absolute line it fails just the same once the venv has moved.
  */
 import { fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { relativeFrom, underPlace } from './venv-relative.js';

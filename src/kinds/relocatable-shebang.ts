@@ -109,14 +109,27 @@ function uvHeader(s: ByteString): { name: string; headerEnd: number } | undefine
   return undefined;
 }
 
-/** What `makeScriptRelocatable` decided. */
-export type ScriptOutcome =
-  /** Rewritten: the new bytes. */
-  | { readonly bytes: Buffer }
-  /** Already relocatable (ours), or its interpreter is not this venv's: nothing to do. */
-  | { readonly bytes?: undefined; readonly left?: undefined }
-  /** Its interpreter is this venv's, but the header cannot be made relative: why. */
-  | { readonly bytes?: undefined; readonly left: string };
+/**
+ * The name in bin/ of the interpreter a relocatable script runs (make-relocatable's header or
+ * uv's): the Python beside the script. Undefined for any other script.
+ */
+export function besideInterpreter(bytes: Buffer): string | undefined {
+  const own = parseRelocatableShebang(bytes);
+  if (own !== undefined) return own.name;
+  return uvHeader(fromBytes(bytes.subarray(0, Math.min(bytes.length, 64 * 1024))))?.name;
+}
+
+/**
+ * What `makeScriptRelocatable` decided: the new bytes; or nothing (already relocatable, or its
+ * interpreter is not this venv's); or why a header that runs this venv's Python cannot be made
+ * relative (`left`).
+ */
+export interface ScriptOutcome {
+  readonly bytes?: Buffer;
+  readonly left?: string;
+  /** True when the header replaced was uv's relocatable one (no pin, but not BusyBox-safe). */
+  readonly fromUv?: boolean;
+}
 
 /** PEP 263's coding declaration, as CPython's tokenizer looks for it on lines 1 and 2. */
 const CODING = /^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)/;
@@ -177,5 +190,5 @@ export function makeScriptRelocatable(
     line2 += ` # -*- coding: ${coding} -*-`;
   }
   const header = Buffer.from(`#!/bin/sh\n${line2}\n`, 'latin1');
-  return { bytes: Buffer.concat([header, body]) };
+  return { bytes: Buffer.concat([header, body]), ...(uv === undefined ? {} : { fromUv: true }) };
 }

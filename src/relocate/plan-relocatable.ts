@@ -40,6 +40,8 @@ export type PinReason =
   | 'symlink'
   /** pyvenv.cfg lacks `relocatable = true`. */
   | 'pyvenv-cfg'
+  /** Not a pin: uv's relocatable script header, replaced by one that BusyBox sh can run too. */
+  | 'uv-script'
   /** Not a pin itself: a RECORD whose rows' hashes follow files rewritten for another reason. */
   | 'hashes';
 
@@ -218,7 +220,8 @@ export function planRelocatable(
     }
     if (read.bytes[0] !== 0x23 || read.bytes[1] !== 0x21) continue;
     const r = makeScriptRelocatable(read.bytes, { places, binDir: bin, hasInterpreter });
-    if (r.bytes !== undefined) write(rel, 'shebang', 'script', r.bytes, read);
+    if (r.bytes !== undefined)
+      write(rel, 'shebang', r.fromUv === true ? 'uv-script' : 'script', r.bytes, read);
     else if (r.left !== undefined) unplanned.push({ rel, kind: 'shebang', why: r.left });
   }
 

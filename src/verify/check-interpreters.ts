@@ -3,7 +3,7 @@ import { fs } from '../core/fs.js';
 import { errnoOf } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { parseShebang } from '../kinds/parse-shebang.js';
-import { parseRelocatableShebang } from '../kinds/relocatable-shebang.js';
+import { besideInterpreter } from '../kinds/relocatable-shebang.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 
 // Only the head of a script holds its header (see parse-shebang.ts); do not read whole binaries.
@@ -112,10 +112,10 @@ export function checkInterpreters(root: ByteString, binDir: string): CheckResult
     }
     if (!st.isFile()) continue;
     const head = readHead(toBytes(p));
-    // A relocatable script (make-relocatable) runs the interpreter beside it in bin/.
-    const own = head === undefined ? undefined : parseRelocatableShebang(head);
-    const sb = head === undefined || own !== undefined ? undefined : parseShebang(head);
-    const interpreter = own !== undefined ? `${binAbs}/${own.name}` : sb?.interpreter;
+    // A relocatable script (make-relocatable's or uv's) runs the interpreter beside it in bin/.
+    const beside = head === undefined ? undefined : besideInterpreter(head);
+    const sb = head === undefined || beside !== undefined ? undefined : parseShebang(head);
+    const interpreter = beside !== undefined ? `${binAbs}/${beside}` : sb?.interpreter;
     if (interpreter === undefined) continue;
     scripts++;
     const why = whyNotExecutable(interpreter);

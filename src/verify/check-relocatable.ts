@@ -136,7 +136,7 @@ export function leftoversOf(
 
 /** What each pin is, and what it does wrong, for one file and for several. */
 const PIN_MESSAGE: Readonly<
-  Record<Exclude<PinReason, 'hashes'>, readonly [string, string, string]>
+  Record<Exclude<PinReason, 'hashes' | 'uv-script'>, readonly [string, string, string]>
 > = {
   script: [
     'script',
@@ -170,6 +170,11 @@ const PIN_MESSAGE: Readonly<
   ],
 };
 
+/** True for a rewrite that removes a pin (not one that only follows others, or improves uv's form). */
+export function isPin(reason: PinReason): boolean {
+  return reason in PIN_MESSAGE;
+}
+
 /** The `relocatable` check: every pin the plan would rewrite, and every leftover. */
 export function checkRelocatable(
   plan: RelocatablePlan,
@@ -194,7 +199,7 @@ export function checkRelocatable(
       paths: [bytesToUtf8(l.rel)],
     });
   }
-  const pins = plan.edits.filter((e) => e.reason !== 'hashes').length;
+  const pins = plan.edits.filter((e) => isPin(e.reason)).length;
   const summary =
     problems.length === 0
       ? 'nothing pins the venv to its path: scripts, activate scripts, .pth, RECORD and symlinks find it at run time'

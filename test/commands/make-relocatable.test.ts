@@ -157,6 +157,25 @@ test('a script installed later with an absolute header is named by verify --relo
   t.is(run.stdout, `later ${again.venv}\n`, run.stderr);
 });
 
+test("uv's relocatable script header is no pin; make-relocatable gives it the form BusyBox runs", (t) => {
+  const v = venvOf('mr-uv');
+  make(v.venv);
+  const uv = path.join(v.venv, 'bin', 'uv-tool');
+  fs.writeFileSync(
+    uv,
+    `#!/bin/sh\n'''exec' "$(dirname -- "$(realpath -- "$0")")"/'python' "$0" "$@"\n' '''\nimport sys\nprint("uv", sys.prefix)\n`,
+    { mode: 0o755 },
+  );
+  t.is(cli(['verify', v.venv, '--relocatable']).status, 0, 'not a pin');
+  const doc = make(v.venv);
+  t.deepEqual(
+    doc.changes.map((c) => [c.path, c.reason]),
+    [['bin/uv-tool', 'uv-script']],
+  );
+  const r = spawnSync('busybox', ['sh', uv], { encoding: 'utf8' });
+  t.is(r.stdout, `uv ${v.venv}\n`, r.stderr);
+});
+
 test('.pth lines and symlinks into the venv become relative; those outside stay', (t) => {
   const v = smallVenv(python, 'mr-pth');
   const site = path.join(v.venv, v.site);

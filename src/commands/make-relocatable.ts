@@ -6,24 +6,14 @@
  * an interrupted one. What cannot be made relative is listed (verify/check-relocatable.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8 } from '../core/path-boundary.js';
 import { KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
-import { acquireLock } from '../apply/lock.js';
-import { JOURNAL_NAME } from '../apply/journal.js';
 import { JournalSink } from '../apply/journal-sink.js';
-import { hasJournal, recoverJournal, type Recovery } from '../apply/recover-journal.js';
-import {
-  planRelocatable,
-  venvPlaces,
-  type PinReason,
-  type RelocatableEdit,
-} from '../relocate/plan-relocatable.js';
-import { detectLayout, type Layout } from '../scan/detect-layout.js';
-import { readEvidence } from '../scan/read-evidence.js';
+import { planRelocatable, venvPlaces, type RelocatableEdit } from '../relocate/plan-relocatable.js';
+import type { MakeRelocatableReport } from '../relocate/make-relocatable-report.js';
 import { leftoversOf } from '../verify/check-relocatable.js';
 import { searchOldPaths } from '../verify/search-old-paths.js';
-import { resolveVenvRoot } from './relocate-venv.js';
+import { openVenv } from './open-venv.js';
 
 export interface MakeRelocatableOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -32,47 +22,6 @@ export interface MakeRelocatableOptions {
   readonly dryRun?: boolean;
   /** Called with (phase, done, total) as files are searched and written; for a progress bar. */
   readonly onProgress?: (phase: string, done: number, total: number) => void;
-}
-
-/** One file make-relocatable rewrote (or would). */
-export interface RelocatableChange {
-  readonly path: string;
-  readonly kind: FileKind;
-  readonly letter: string;
-  /** Why: the pin it removes, or `hashes` for a RECORD whose rows follow rewritten files. */
-  readonly reason: PinReason;
-}
-
-/** A file that still pins the venv, and why it cannot be made relative. */
-export interface LeftFile {
-  readonly path: string;
-  readonly kind: FileKind;
-  readonly why: string;
-  /** The places it names (empty for binaries, whose matches are counted, not read). */
-  readonly names: readonly string[];
-}
-
-/** Everything make-relocatable did or would do; the CLI's formatters render it. */
-export interface MakeRelocatableReport {
-  readonly path: string;
-  readonly root: string;
-  /** `updated`: files were rewritten; `already-relocatable`: nothing to rewrite; `dry-run`. */
-  readonly status: 'updated' | 'already-relocatable' | 'dry-run';
-  /** True when nothing is left that pins the venv (verify --relocatable passes on that count). */
-  readonly relocatable: boolean;
-  readonly layout: Layout;
-  /** The places treated as this venv: where it stands and every place its files name. */
-  readonly places: readonly string[];
-  readonly changes: readonly RelocatableChange[];
-  readonly counts: Partial<Record<FileKind, number>>;
-  readonly left: readonly LeftFile[];
-  readonly recovered: Recovery;
-  readonly timings: {
-    readonly search: number;
-    readonly plan: number;
-    readonly apply: number;
-    readonly total: number;
-  };
 }
 
 /** The result: the report, and the planned edits (for `--diff` and tests). */
@@ -84,24 +33,15 @@ export interface MakeRelocatableResult {
 /** Make the venv at `opts.path` relocatable. Throws VenvToolsError when it is not a venv. */
 export function makeRelocatable(opts: MakeRelocatableOptions): MakeRelocatableResult {
   const t0 = performance.now();
-  const root = resolveVenvRoot(opts.path);
-  // The venv's shape is checked before the lock is taken: nothing is written into a folder that
-  // is not a venv.
-  detectLayout(opts.path, bytesToUtf8(root));
-  const release = opts.dryRun === true ? () => undefined : acquireLock(root);
+  // Locked (a real run), an interrupted run finished, and the evidence read, all of it: every
+  // place the venv's files name counts as the venv (venvPlaces).
+  const venv = openVenv(opts.path, {
+    mode: opts.dryRun === true ? 'dry-run' : 'write',
+    deep: () => true,
+  });
+  const { root, layout, recovered } = venv;
   try {
-    if (opts.dryRun === true && hasJournal(root)) {
-      throw new VenvToolsError(
-        'JOURNAL',
-        `${opts.path} holds the journal of an interrupted run (${JOURNAL_NAME}); a dry run cannot plan on a half-written venv. Run venv-tools without --dry-run to finish it first.`,
-        opts.path,
-      );
-    }
-    const recovered: Recovery =
-      opts.dryRun === true ? { state: 'none', files: 0 } : recoverJournal(root);
-    // Again after recovery, which may have rewritten pyvenv.cfg.
-    const layout = detectLayout(opts.path, bytesToUtf8(root));
-    const places = venvPlaces(root, readEvidence(root, layout, true));
+    const places = venvPlaces(root, venv.evidence);
     let t = performance.now();
     const plan = planRelocatable(root, layout, places);
     const tPlan = performance.now() - t;
@@ -163,6 +103,6 @@ export function makeRelocatable(opts: MakeRelocatableOptions): MakeRelocatableRe
     };
     return { report, edits: plan.edits };
   } finally {
-    release();
+    venv.release();
   }
 }

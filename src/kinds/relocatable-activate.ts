@@ -37,7 +37,8 @@ import { lexFish, type FishCtx } from './shell/lex-fish.js';
 import { escapeNuDouble, lexNu, nuLiteral, type NuToken } from './shell/lex-nu.js';
 import { lexPs1, type Ps1Ctx } from './shell/lex-ps1.js';
 import { lexSh, type ShCtx } from './shell/lex-sh.js';
-import { applyEdits, type Edit, type Lexed, type LitChar } from './shell/words.js';
+import { applySplices, type Splice } from './splice.js';
+import type { Lexed, LitChar } from './shell/words.js';
 
 /** An activate script's syntax: a shell's, or Python's (activate.xsh, activate_this.py). */
 export type RelocatableFlavor = ActivateFlavor | 'xsh' | 'py';
@@ -86,7 +87,7 @@ function occurrences<C>(runs: Lexed<C>['runs'], places: readonly Mapping[]): Occ
 }
 
 /** An edit for one occurrence, or why it cannot have one. */
-type Emit<C> = (o: Occurrence<C>, s: string) => Edit | string;
+type Emit<C> = (o: Occurrence<C>, s: string) => Splice | string;
 
 /**
  * The edit that writes `expansion` in place of an occurrence sitting wholly inside one quoted
@@ -97,7 +98,7 @@ function wholeQuoted<C>(
   s: string,
   quote: string,
   text: string,
-): Edit | undefined {
+): Splice | undefined {
   // The quotes must be quotes, not the source of a decoded char next to it (fish's `\'`).
   if (o.before > o.first.start - 1 || o.after < o.last.end + 1) return undefined;
   if (s[o.first.start - 1] !== quote || s[o.last.end] !== quote) return undefined;
@@ -310,8 +311,8 @@ del _venv_tools_os
 }
 
 /** Python syntax (activate.xsh, activate_this.py): literals whose value starts with a place. */
-function pythonEdits(s: string, places: readonly Mapping[]): { edits: Edit[]; left: string[] } {
-  const edits: Edit[] = [];
+function pythonSplices(s: string, places: readonly Mapping[]): { edits: Splice[]; left: string[] } {
+  const edits: Splice[] = [];
   const left: string[] = [];
   const literals = pythonLiterals(s);
   if (literals === undefined) return { edits, left: ['it is not Python a tokenizer can read'] };
@@ -346,8 +347,8 @@ function pythonEdits(s: string, places: readonly Mapping[]): { edits: Edit[]; le
 }
 
 /** nushell: whole string tokens, re-written as an expression of the constant. */
-function nuEdits(s: string, places: readonly Mapping[]): { edits: Edit[]; left: string[] } {
-  const edits: Edit[] = [];
+function nuSplices(s: string, places: readonly Mapping[]): { edits: Splice[]; left: string[] } {
+  const edits: Splice[] = [];
   const left: string[] = [];
   const visit = (tokens: readonly NuToken[]): void => {
     for (const tok of tokens) {
@@ -387,13 +388,13 @@ function nuEdits(s: string, places: readonly Mapping[]): { edits: Edit[]; left: 
   return { edits, left };
 }
 
-function lexedEdits<C>(
+function lexedSplices<C>(
   s: string,
   lexed: Lexed<C>,
   places: readonly Mapping[],
   emit: Emit<C>,
-): { edits: Edit[]; left: string[] } {
-  const edits: Edit[] = [];
+): { edits: Splice[]; left: string[] } {
+  const edits: Splice[] = [];
   const left: string[] = [];
   for (const o of occurrences(lexed.runs, places)) {
     const e = emit(o, s);
@@ -421,30 +422,30 @@ export function makeActivateRelocatable(
 ): ActivateOutcome {
   const s = fromBytes(bytes);
   const places: Mapping[] = ctx.places.map((p) => ({ from: p, to: p }));
-  let found: { edits: Edit[]; left: string[] };
+  let found: { edits: Splice[]; left: string[] };
   try {
     switch (ctx.flavor) {
       case 'sh':
-        found = lexedEdits(s, lexSh(s), places, emitSh);
+        found = lexedSplices(s, lexSh(s), places, emitSh);
         break;
       case 'csh':
-        found = lexedEdits(s, lexCsh(s), places, emitCsh);
+        found = lexedSplices(s, lexCsh(s), places, emitCsh);
         break;
       case 'fish':
-        found = lexedEdits(s, lexFish(s), places, emitFish);
+        found = lexedSplices(s, lexFish(s), places, emitFish);
         break;
       case 'ps1':
-        found = lexedEdits(s, lexPs1(s), places, emitPs1);
+        found = lexedSplices(s, lexPs1(s), places, emitPs1);
         break;
       case 'bat':
-        found = lexedEdits(s, lexBat(s), places, emitBat);
+        found = lexedSplices(s, lexBat(s), places, emitBat);
         break;
       case 'nu':
-        found = nuEdits(s, places);
+        found = nuSplices(s, places);
         break;
       case 'xsh':
       case 'py':
-        found = pythonEdits(s, places);
+        found = pythonSplices(s, places);
         break;
     }
   } catch (err) {
@@ -454,7 +455,7 @@ export function makeActivateRelocatable(
   if (found.left.length > 0) return { left: [...new Set(found.left)] };
   // Only the comments name the venv: no variable is needed.
   const needsVar = found.edits.some((e) => e.text.includes(VAR));
-  const body = applyEdits(s, found.edits);
+  const body = found.edits.length === 0 ? undefined : applySplices(s, found.edits);
   if (body === undefined) return { left: [] };
   if (!needsVar) return { bytes: toBytes(body), left: [] };
   const eol = eolOf(s);

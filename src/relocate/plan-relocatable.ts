@@ -23,7 +23,7 @@ import { recordUpdateOf, type RecordUpdate } from '../kinds/rewrite-record.js';
 import { relativeFrom, underPlace } from '../kinds/venv-relative.js';
 import type { FileStat } from '../plan/planner.js';
 import type { Layout } from '../scan/detect-layout.js';
-import type { Evidence } from '../scan/find-old-prefix.js';
+import type { Evidence } from '../scan/evidence.js';
 import { walkEach } from '../scan/walk-tree.js';
 
 /** Why make-relocatable rewrites a file. */

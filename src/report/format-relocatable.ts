@@ -1,5 +1,5 @@
 /** The human report of `venv-tools make-relocatable`. */
-import type { MakeRelocatableReport } from '../commands/make-relocatable.js';
+import type { MakeRelocatableReport } from '../relocate/make-relocatable-report.js';
 import { formatByKind, formatCounts, NO_PAINT, type Paint } from './format-report.js';
 
 function seconds(ms: number): string {

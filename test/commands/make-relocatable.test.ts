@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JOURNAL_NAME } from '../../src/apply/journal.js';
+import { JOURNAL_NAME } from '../../src/apply/journal-format.js';
 import { parseRelocatableShebang } from '../../src/kinds/relocatable-shebang.js';
 import { cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons } from '../helpers/pythons.js';

@@ -5,13 +5,14 @@ import { BASIC, MINIMAL } from '../fixtures/venvs/recipes.js';
 import { parseRelocatableShebang } from '../../src/kinds/relocatable-shebang.js';
 import {
   copyVenv,
+  VIRTUALENV_SEEDS,
   virtualenvCanSeed,
   type BuiltVenv,
   type Creator,
   type PythonExe,
   type VenvRecipe,
 } from '../helpers/build-venv.js';
-import { which } from '../helpers/check-activate.js';
+import { findTool, lacks, missingTool, testMissing } from '../helpers/require-tool.js';
 import { checkPrefix, checkScripts } from '../helpers/check-relocated.js';
 import { cli } from '../helpers/cli.js';
 import { makeWheel, parseScriptReport, type WheelSpec } from '../helpers/make-wheel.js';
@@ -36,10 +37,10 @@ for (const p of cpythons) if (await virtualenvCanSeed(p)) seedable.push(p);
 const virtualenvPython = seedable.find((p) => p.exe.startsWith('/usr/bin/')) ?? seedable.at(-1);
 const copiesPython = cpythons.at(-2) ?? newest;
 
-/** PyPy at /usr/bin/pypy3 with a working venv module, as a PythonExe; undefined when absent. */
+/** PyPy with a working venv module, as a PythonExe; undefined when absent. */
 async function pypy(): Promise<PythonExe | undefined> {
-  const exe = '/usr/bin/pypy3';
-  if (!fs.existsSync(exe)) return undefined;
+  const exe = findTool('pypy3');
+  if (exe === undefined) return undefined;
   const r = await run(exe, [
     '-c',
     'import sys, venv, ensurepip; print("%d.%d.%d" % sys.version_info[:3])',
@@ -87,12 +88,22 @@ const full: Target[] = [
       ]),
 ];
 
+const FULL_TITLE =
+  ': made relocatable where built, moved by mv and copied by cp -a, both copies work at once with no tool run';
+if (virtualenvPython === undefined) testMissing(VIRTUALENV_SEEDS, `virtualenv${FULL_TITLE}`);
+if (pypyPython === undefined) {
+  testMissing(
+    missingTool('pypy3') ?? {
+      what: 'PyPy with its venv module',
+      install: 'apt-get install -y pypy3 pypy3-venv',
+    },
+    `PyPy${FULL_TITLE}`,
+  );
+}
+
 test('the machine has the creators to test with', (t) => {
   t.log(`full checks: ${full.map((f) => f.label).join('; ')}`);
   t.log(`light checks: CPython ${cpythons.map((p) => p.full).join(', ')}`);
-  if (virtualenvPython === undefined) t.log('virtualenv: none can seed offline, not tested');
-  if (pypyPython === undefined)
-    t.log('PyPy: /usr/bin/pypy3 with venv is not installed, not tested');
   t.true(full.length >= 2);
 });
 
@@ -158,6 +169,7 @@ async function useHere(t: ExecutionContext, v: BuiltVenv, dir: string): Promise<
   const act = await sourceActivateEverywhere(dir, [path.join(dir, 'bin'), path.dirname(dir)]);
   problems.push(...act.problems);
   t.log(`${dir}: activate sourced in ${act.ran.join(', ')}`);
+  for (const m of act.missing) lacks(t, m, `sourcing activate in ${m.what}`);
   const verify = cli(['verify', dir, '--relocatable']);
   if (verify.status !== 0) problems.push(`verify --relocatable: ${verify.stdout}`);
   return problems;
@@ -200,7 +212,7 @@ async function pipRoundTrip(t: ExecutionContext, dir: string): Promise<void> {
 }
 
 for (const target of full) {
-  test(`${target.label}: made relocatable where built, moved by mv and copied by cp -a, both copies work at once with no tool run`, async (t) => {
+  test(`${target.label}${FULL_TITLE}`, async (t) => {
     const built = await copyVenv(target.recipe, target.python, {
       creator: target.creator,
       atBuildPlace: true,
@@ -246,6 +258,7 @@ test('a venv made relocatable, packed with plain tar and unpacked elsewhere, wor
   const problems = [...(await checkPrefix(dest)), ...(await checkScripts(dest, built.scripts))];
   const act = await sourceActivateEverywhere(dest, [path.join(dest, 'bin')]);
   t.deepEqual([...problems, ...act.problems], []);
+  for (const m of act.missing) lacks(t, m, `sourcing activate in ${m.what}`);
   t.is(cli(['verify', dest, '--relocatable']).status, 0);
 });
 
@@ -283,9 +296,9 @@ for (const python of cpythons) {
       boom.stderr.toString().includes(`File "${to}/${v.site}/demo/boom.py", line 2, in boom`),
       boom.stderr.toString(),
     );
-    for (const sh of ['bash', 'dash']) {
-      const exe = which(sh);
-      if (exe === undefined) throw new Error(`${sh} is not installed`);
+    for (const sh of ['bash', 'dash'] as const) {
+      if (lacks(t, missingTool(sh), `sourcing activate in ${sh}`)) continue;
+      const exe = findTool(sh) as string;
       const r = await runOk(exe, [
         '-c',
         '. "$1" && printf %s "$VIRTUAL_ENV"',

@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { which } from './check-activate.js';
+import { missingTool, which, type Missing, type Tool } from './require-tool.js';
 import { cleanEnv, describeFailure, run } from './run.js';
 import { freshDir } from './scratch.js';
 
@@ -25,8 +25,8 @@ interface Shell {
 
 const SH = '. "$VT_A" && env -0 >"$VT_O1" && deactivate && env -0 >"$VT_O2"';
 
-function shells(): { found: Shell[]; missing: string[] } {
-  const want: Array<Omit<Shell, 'exe'> & { bin: string }> = [
+function shells(): { found: Shell[]; missing: Missing[] } {
+  const want: Array<Omit<Shell, 'exe'> & { bin: Tool }> = [
     {
       name: 'bash',
       bin: 'bash',
@@ -67,10 +67,11 @@ function shells(): { found: Shell[]; missing: string[] } {
     },
   ];
   const found: Shell[] = [];
-  const missing: string[] = [];
+  const missing: Missing[] = [];
   for (const s of want) {
+    const gone = missingTool(s.bin);
     const exe = which(s.bin);
-    if (exe === undefined) missing.push(s.name);
+    if (gone !== undefined || exe === undefined) missing.push(gone ?? { what: s.bin, install: '' });
     else found.push({ ...s, exe });
   }
   return { found, missing };
@@ -95,8 +96,8 @@ function parseEnv0(out: Buffer): Map<string, Buffer> {
 export interface SourceReport {
   readonly problems: string[];
   readonly ran: string[];
-  /** Shells not installed here. */
-  readonly missing: string[];
+  /** Shells not installed here (a test says so with require-tool.ts' `lacks`). */
+  readonly missing: Missing[];
   /** Shells whose activate script this venv does not have. */
   readonly noScript: string[];
 }

@@ -8,8 +8,8 @@ import {
   type RelocatableFlavor,
 } from '../../src/kinds/relocatable-activate.js';
 import { activateFlavor } from '../../src/kinds/rewrite-activate.js';
-import { virtualenvCanSeed } from '../helpers/build-venv.js';
 import { findPythons } from '../helpers/pythons.js';
+import { findTool, lacks, missingTool, needing, type Missing } from '../helpers/require-tool.js';
 import { runOk } from '../helpers/run.js';
 import { freshDir } from '../helpers/scratch.js';
 import { sourceActivateEverywhere } from '../helpers/source-activate.js';
@@ -20,7 +20,8 @@ import { sourceActivateEverywhere } from '../helpers/source-activate.js';
 // two different current folders, in every shell the machine has.
 
 const pythons = findPythons();
-const PYPY = '/usr/bin/pypy3';
+const pypy = findTool('pypy3');
+const virtualenv = findTool('virtualenv');
 
 interface Template {
   readonly label: string;
@@ -42,20 +43,15 @@ function templates(): Promise<Template[]> {
       out.push({ label: `CPython ${py.full} venv`, place, bin: path.join(place, 'bin') });
     }
     const py = [...pythons].reverse().find((p) => p.version === '3.11') ?? pythons.at(-1);
-    if (py !== undefined && (await virtualenvCanSeed(py))) {
+    // --no-seed: the activate scripts need no pip, so any Python virtualenv knows will do.
+    if (py !== undefined && virtualenv !== undefined) {
       const place = path.join(top, 'virtualenv');
-      await runOk('/usr/bin/virtualenv', [
-        '--no-seed',
-        '--no-periodic-update',
-        '-p',
-        py.exe,
-        place,
-      ]);
+      await runOk(virtualenv, ['--no-seed', '--no-periodic-update', '-p', py.exe, place]);
       out.push({ label: `virtualenv (CPython ${py.full})`, place, bin: path.join(place, 'bin') });
     }
-    if (fs.existsSync(PYPY)) {
+    if (pypy !== undefined) {
       const place = path.join(top, 'pypy');
-      await runOk(PYPY, ['-m', 'venv', '--without-pip', place]);
+      await runOk(pypy, ['-m', 'venv', '--without-pip', place]);
       out.push({ label: 'PyPy venv', place, bin: path.join(place, 'bin') });
     }
     return out;
@@ -94,12 +90,15 @@ test('every template of every creator: no fixed path remains, the evidence is go
     }
   }
   t.log(`templates: ${[...seen].sort().join(', ')}`);
+  lacks(t, missingTool('virtualenv'), "virtualenv's templates");
+  lacks(t, missingTool('pypy3'), "PyPy's templates");
   t.true(seen.has('activate') && seen.has('activate.csh') && seen.has('activate.fish'));
 });
 
 test('every template, moved to a folder whose name holds spaces, quotes, $ and a backtick, sets VIRTUAL_ENV, PATH and deactivates in every shell, sourced from two places', async (t) => {
   const top = freshDir('activate-moved');
   const ran = new Set<string>();
+  const missing = new Map<string, Missing>();
   for (const tpl of await templates()) {
     // `$vt_unset` and not `$HOME`: xonsh expands the variables in every PATH entry it adds
     // (its EnvPath), whatever quoted it, so virtualenv's own activate.xsh cannot hold `$HOME`.
@@ -119,68 +118,74 @@ test('every template, moved to a folder whose name holds spaces, quotes, $ and a
     const r = await sourceActivateEverywhere(moved, [path.join(moved, 'bin'), path.dirname(moved)]);
     t.deepEqual(r.problems, [], tpl.label);
     for (const s of r.ran) ran.add(s);
-    if (r.missing.length > 0) t.log(`${tpl.label}: not installed here: ${r.missing.join(', ')}`);
+    for (const m of r.missing) missing.set(m.what, m);
   }
   t.log(`sourced in ${[...ran].sort().join(', ')}`);
-  t.true(ran.has('bash') && ran.has('dash'), 'bash and dash at least');
+  for (const m of missing.values()) lacks(t, m, `sourcing the templates in ${m.what}`);
 });
 
-test('a sh activate script finds itself through a symlink to it, and holds the one line it prints when a shell cannot tell', async (t) => {
-  const py = pythons.at(-1);
-  if (py === undefined) throw new Error('no CPython 3 found on this machine');
-  const place = path.join(freshDir('activate-link'), 'venv');
-  await runOk(py.exe, ['-m', 'venv', '--without-pip', place]);
-  const file = path.join(place, 'bin', 'activate');
-  fs.writeFileSync(file, make(fs.readFileSync(file), 'sh', place, 'activate').bytes as Buffer);
-  const links = freshDir('activate-links');
-  fs.symlinkSync(file, path.join(links, 'act'));
-  const out = await runOk(
-    'bash',
-    ['--noprofile', '--norc', '-c', '. ./act && printf %s "$VIRTUAL_ENV"'],
-    {
-      cwd: links,
-    },
-  );
-  t.is(out.stdout.toString(), place);
-  // For a shell that names no sourced file, on a system without /proc: what it needs, in one line.
-  const text = fs.readFileSync(file, 'utf8');
-  t.regex(
-    text,
-    /cannot tell where this venv is: source this file from bash, zsh, ksh93, or any sh on Linux \(it reads \/proc\)/,
-  );
-});
+needing([missingTool('bash')])(
+  'a sh activate script finds itself through a symlink to it, and holds the one line it prints when a shell cannot tell',
+  async (t) => {
+    const py = pythons.at(-1);
+    if (py === undefined) throw new Error('no CPython 3 found on this machine');
+    const place = path.join(freshDir('activate-link'), 'venv');
+    await runOk(py.exe, ['-m', 'venv', '--without-pip', place]);
+    const file = path.join(place, 'bin', 'activate');
+    fs.writeFileSync(file, make(fs.readFileSync(file), 'sh', place, 'activate').bytes as Buffer);
+    const links = freshDir('activate-links');
+    fs.symlinkSync(file, path.join(links, 'act'));
+    const out = await runOk(
+      'bash',
+      ['--noprofile', '--norc', '-c', '. ./act && printf %s "$VIRTUAL_ENV"'],
+      {
+        cwd: links,
+      },
+    );
+    t.is(out.stdout.toString(), place);
+    // For a shell that names no sourced file, on a system without /proc: what it needs, in one line.
+    const text = fs.readFileSync(file, 'utf8');
+    t.regex(
+      text,
+      /cannot tell where this venv is: source this file from bash, zsh, ksh93, or any sh on Linux \(it reads \/proc\)/,
+    );
+  },
+);
 
-test('each quoting of the value in an sh script becomes the variable, and sources right in bash and dash', async (t) => {
-  const top = freshDir('activate-quoting');
-  const place = '/build/app/venv';
-  const forms = [
-    `VIRTUAL_ENV='${place}'`,
-    `VIRTUAL_ENV="${place}"`,
-    `VIRTUAL_ENV=${place}`,
-    `VIRTUAL_ENV=$'${place}'`,
-    `VIRTUAL_ENV='/build/app'"/venv"`,
-    `VIRTUAL_ENV=$(printf %s "${place}")`,
-    `VIRTUAL_ENV='${place}/bin'/..`,
-  ];
-  for (const [i, form] of forms.entries()) {
-    const src = `# a test template\n${form}\nexport VIRTUAL_ENV\n# made for ${place}\n`;
-    const r = make(Buffer.from(src), 'sh', place, 'activate');
-    t.deepEqual(r.left, [], form);
-    const out = (r.bytes as Buffer).toString();
-    t.false(out.includes(place), `${form} -> ${out}`);
-    const venv = path.join(top, `v${i} 'q' "d" $x`, 'venv');
-    fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
-    fs.writeFileSync(path.join(venv, 'bin', 'activate'), out);
-    // dash has no $'…' quoting at all (the template would not work in it either).
-    for (const sh of form.includes("$'") ? ['bash'] : ['bash', 'dash']) {
-      const got = await runOk(sh, ['-c', '. bin/activate && printf %s "$VIRTUAL_ENV"'], {
-        cwd: venv,
-      });
-      const want = form.endsWith('/..') ? `${venv}/bin/..` : venv;
-      t.is(got.stdout.toString(), want, `${sh}: ${form}`);
+needing([missingTool('bash'), missingTool('dash')])(
+  'each quoting of the value in an sh script becomes the variable, and sources right in bash and dash',
+  async (t) => {
+    const top = freshDir('activate-quoting');
+    const place = '/build/app/venv';
+    const forms = [
+      `VIRTUAL_ENV='${place}'`,
+      `VIRTUAL_ENV="${place}"`,
+      `VIRTUAL_ENV=${place}`,
+      `VIRTUAL_ENV=$'${place}'`,
+      `VIRTUAL_ENV='/build/app'"/venv"`,
+      `VIRTUAL_ENV=$(printf %s "${place}")`,
+      `VIRTUAL_ENV='${place}/bin'/..`,
+    ];
+    for (const [i, form] of forms.entries()) {
+      const src = `# a test template\n${form}\nexport VIRTUAL_ENV\n# made for ${place}\n`;
+      const r = make(Buffer.from(src), 'sh', place, 'activate');
+      t.deepEqual(r.left, [], form);
+      const out = (r.bytes as Buffer).toString();
+      t.false(out.includes(place), `${form} -> ${out}`);
+      const venv = path.join(top, `v${i} 'q' "d" $x`, 'venv');
+      fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
+      fs.writeFileSync(path.join(venv, 'bin', 'activate'), out);
+      // dash has no $'…' quoting at all (the template would not work in it either).
+      for (const sh of form.includes("$'") ? ['bash'] : ['bash', 'dash']) {
+        const got = await runOk(sh, ['-c', '. bin/activate && printf %s "$VIRTUAL_ENV"'], {
+          cwd: venv,
+        });
+        const want = form.endsWith('/..') ? `${venv}/bin/..` : venv;
+        t.is(got.stdout.toString(), want, `${sh}: ${form}`);
+      }
     }
-  }
-});
+  },
+);
 
 test('nushell, PowerShell, cmd, xonsh and activate_this.py forms', async (t) => {
   const place = '/build/app/venv';
@@ -239,22 +244,25 @@ test('nushell, PowerShell, cmd, xonsh and activate_this.py forms', async (t) => 
   t.is(r.stdout.toString(), `${venv}\n${venv}/bin\n`);
 });
 
-test('csh: every quoting of setenv VIRTUAL_ENV, sourced by tcsh', async (t) => {
-  const place = '/build/app/venv';
-  const top = freshDir('activate-csh');
-  for (const [i, form] of [`'${place}'`, `"${place}"`, place].entries()) {
-    const src = `# csh\nsetenv VIRTUAL_ENV ${form}\n`;
-    const out = make(Buffer.from(src), 'csh', place, 'activate.csh');
-    const venv = path.join(top, `c${i} d'q $x`, 'venv');
-    fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
-    fs.writeFileSync(path.join(venv, 'bin', 'activate.csh'), out.bytes as Buffer);
-    const r = await runOk(
-      'tcsh',
-      ['-f', '-c', 'source bin/activate.csh; printf %s "$VIRTUAL_ENV:q"'],
-      {
-        cwd: venv,
-      },
-    );
-    t.is(r.stdout.toString(), venv, form);
-  }
-});
+needing([missingTool('tcsh')])(
+  'csh: every quoting of setenv VIRTUAL_ENV, sourced by tcsh',
+  async (t) => {
+    const place = '/build/app/venv';
+    const top = freshDir('activate-csh');
+    for (const [i, form] of [`'${place}'`, `"${place}"`, place].entries()) {
+      const src = `# csh\nsetenv VIRTUAL_ENV ${form}\n`;
+      const out = make(Buffer.from(src), 'csh', place, 'activate.csh');
+      const venv = path.join(top, `c${i} d'q $x`, 'venv');
+      fs.mkdirSync(path.join(venv, 'bin'), { recursive: true });
+      fs.writeFileSync(path.join(venv, 'bin', 'activate.csh'), out.bytes as Buffer);
+      const r = await runOk(
+        'tcsh',
+        ['-f', '-c', 'source bin/activate.csh; printf %s "$VIRTUAL_ENV:q"'],
+        {
+          cwd: venv,
+        },
+      );
+      t.is(r.stdout.toString(), venv, form);
+    }
+  },
+);

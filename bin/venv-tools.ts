@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The venv-tools command: parses argv, calls the library, prints, and picks the exit code.
- * The only module that prints or exits (STYLE.md "Thin entry").
+ * The only module that prints or exits (docs/ARCHITECTURE.md).
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';

@@ -8,6 +8,7 @@
  * - `%self` at the start of a word is process expansion and `~` is home, so both get escaped.
  */
 import type { ByteString } from '../../core/path-boundary.js';
+import { readCommands } from './command-loop.js';
 import {
   isPlainByte,
   runsOfItems,
@@ -16,7 +17,6 @@ import {
   type LitChar,
   type Sub,
   type Word,
-  commentRun,
 } from './words.js';
 
 /** U unquoted, S '…', D "…", C comment. */
@@ -50,48 +50,26 @@ class FishLexer {
 
   /** Commands from `i0` to the end, or (inParen) to the `)` closing a substitution. */
   script(i0: number, inParen: boolean): { commands: Command<FishCtx>[]; end: number } {
-    const s = this.s;
-    const n = s.length;
-    const commands: Command<FishCtx>[] = [];
-    let cur: Word<FishCtx>[] = [];
-    const flush = (): void => {
-      if (cur.length > 0) commands.push(cur);
-      cur = [];
-    };
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (c === ' ' || c === '\t') {
-        i++;
-      } else if (c === '\\' && s[i + 1] === '\n') {
-        i += 2;
-      } else if (c === '#') {
-        i = this.comment(i);
-      } else if (c === ')') {
-        flush();
-        i++;
-        if (inParen) return { commands, end: i };
-      } else if (c === '\n' || c === ';' || c === '&' || c === '|') {
-        flush();
-        i++;
-      } else if (c === '<' || c === '>') {
-        i++;
-      } else {
-        const w = this.word(i);
-        cur.push(w);
-        // every word takes at least one byte, so no input can stall the loop
-        i = Math.max(w.end, i + 1);
-      }
-    }
-    flush();
-    return { commands, end: n };
-  }
-
-  private comment(i0: number): number {
-    let j = this.s.indexOf('\n', i0);
-    if (j === -1) j = this.s.length;
-    this.runs.push(commentRun(this.s, i0, j, 'C'));
-    return j;
+    return readCommands<FishCtx>(
+      {
+        s: this.s,
+        runs: this.runs,
+        commentCtx: 'C',
+        word: (i) => this.word(i),
+        between: (c, i, at) => {
+          if (c === ')') {
+            at.flush();
+            return inParen ? { end: i + 1 } : i + 1;
+          }
+          if (c === '\n' || c === ';' || c === '&' || c === '|') {
+            at.flush();
+            return i + 1;
+          }
+          return c === '<' || c === '>' ? i + 1 : undefined;
+        },
+      },
+      i0,
+    );
   }
 
   private word(i0: number): Word<FishCtx> {

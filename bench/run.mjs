@@ -657,7 +657,7 @@ async function main() {
   const lines = [
     '# venv-tools benchmark results',
     '',
-    'Written by `npm run bench` (bench/run.mjs); see bench/PERFORMANCE.md.',
+    'Written by `npm run bench` (bench/run.mjs); see docs/PERFORMANCE.md.',
     '',
   ];
   lines.push(

@@ -23,7 +23,7 @@ import {
   replacePaths,
   toBytes,
 } from '../core/path-boundary.js';
-import { type Edit, type Span, applyEdits } from './file-url.js';
+import { applySplices, type Span, type Splice } from './splice.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tokenising: just enough to know where literals, comments and code are.
@@ -205,6 +205,39 @@ function scanPython(s: string): Region[] | undefined {
     if (err instanceof Unterminated) return undefined;
     throw err;
   }
+}
+
+/** A top-level string literal of Python source, as make-relocatable's forms look at them. */
+export interface PythonLiteral {
+  /** The literal, prefix and quotes included: `[start, end)`. */
+  readonly start: number;
+  readonly end: number;
+  /** Its body, between the quotes. */
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
+  /** The prefix as written (`r`, `u`, `b`, `f`, …) and the quote (`'`, `"`, `\'\'\'`, `"""`). */
+  readonly prefix: string;
+  readonly quote: string;
+}
+
+/** The top-level string literals of `s` (f-string fields are not looked into); undefined when one is left open. */
+export function pythonLiterals(s: string): PythonLiteral[] | undefined {
+  const regions = scanPython(s);
+  if (regions === undefined) return undefined;
+  const out: PythonLiteral[] = [];
+  for (const r of regions) {
+    if (r.kind !== 'string') continue;
+    const quote = r.triple ? r.quote.repeat(3) : r.quote;
+    out.push({
+      start: r.start,
+      end: r.end,
+      bodyStart: r.prefixEnd + quote.length,
+      bodyEnd: r.end - quote.length,
+      prefix: r.prefix,
+      quote,
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,7 +634,7 @@ function rewriteString(
   mappings: readonly Mapping[],
   enc: SourceEncoding,
   outerQuotes: string,
-): Edit[] {
+): Splice[] {
   // Every mapped path starts with "/", which a literal writes as itself or as an escape.
   const source = src.slice(str.start, str.end);
   if (!source.includes('/') && !source.includes('\\')) return [];
@@ -632,14 +665,14 @@ function rewriteString(
   const expected = signatureOf(src, str, enc, newValues);
   const o: EncodeOptions = { quote: str.quote, bytes: str.bytes, fmt: str.fmt, enc };
   const literal = source;
-  const local = (edits: Edit[]): string =>
-    applyEdits(
+  const local = (edits: Splice[]): string =>
+    applySplices(
       literal,
       edits.map((e) => ({ ...e, start: e.start - str.start, end: e.end - str.start })),
     );
 
   // 1. Inline: only the paths change, written in this literal's own escaping.
-  const inline: Edit[] = [];
+  const inline: Splice[] = [];
   let inlineOk = true;
   for (const p of plans) {
     for (const r of p.repl) {
@@ -666,7 +699,7 @@ function rewriteString(
   // choice of quote, one line); an f-string keeps its quotes and fields, its text parts are
   // escaped.
   const prefix = str.prefix.replace(/[rR]/g, '');
-  let edits: Edit[];
+  let edits: Splice[];
   if (!str.fmt) {
     const plan = plans[0];
     if (plan === undefined) return [];
@@ -708,7 +741,7 @@ export function rewritePythonSource(
     return out === undefined ? undefined : toBytes(out);
   }
   const enc = sourceEncoding(s);
-  const edits: Edit[] = [];
+  const edits: Splice[] = [];
   const verbatim: Span[] = [];
   const walk = (rs: readonly Region[], outerQuotes: string): void => {
     for (const r of rs) {
@@ -745,5 +778,5 @@ export function rewritePythonSource(
     edits.push({ start: m.start, end: m.end, text: m.mapping.to });
   }
   if (edits.length === 0) return undefined;
-  return toBytes(applyEdits(s, edits));
+  return toBytes(applySplices(s, edits));
 }

@@ -295,12 +295,19 @@ async function runMakeRelocatable(
   return 0;
 }
 
+/** The width help is wrapped to: the terminal's, else COLUMNS, else 80. */
+function columns(): number {
+  const c = process.stdout.isTTY === true ? process.stdout.columns : undefined;
+  return c !== undefined && c > 0 ? c : Number.parseInt(process.env.COLUMNS ?? '', 10) || 80;
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   let req: CliRequest;
   try {
-    req = await parseCli(argv);
+    req = await parseCli(argv, { columns: columns() });
   } catch (e) {
     if (e instanceof UsageError) {
+      if (e.usage !== undefined) err(e.usage);
       err(`venv-tools: ${e.message}`);
       err('Run venv-tools --help for usage.');
       return 2;
@@ -332,7 +339,7 @@ async function main(argv: readonly string[]): Promise<number> {
     }
     if (e instanceof VenvToolsError) {
       // With --json, stdout still gets its one document, saying what failed.
-      if ('json' in req && req.json) {
+      if ('json' in req && req.json && req.mode !== 'compat') {
         const { errorJson } = await import('../src/report/format-json.js');
         outJson(errorJson(req.mode, e));
       }

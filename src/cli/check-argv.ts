@@ -31,7 +31,10 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   'map',
 ]);
 
-/** The options each context takes, besides --help (and -h), which every context takes. */
+/**
+ * The options each context takes, besides --help (and -h) and --version, which every context
+ * takes; only the top level's help lists --version.
+ */
 export const OPTIONS: Readonly<Record<Context, readonly string[]>> = {
   top: ['version'],
   compat: [
@@ -177,13 +180,18 @@ function unknownCommand(word: string): UsageError {
   );
 }
 
-/** True when argv asks for help (before any `--`): then help is printed, whatever else it holds. */
-export function asksForHelp(argv: readonly string[]): boolean {
+/** True when argv holds one of `words` before any `--`. */
+function holds(argv: readonly string[], words: readonly string[]): boolean {
   for (const a of argv) {
     if (a === '--') return false;
-    if (a === '--help' || a === '-h') return true;
+    if (words.includes(a)) return true;
   }
   return false;
+}
+
+/** True when argv asks for help (before any `--`): then help is printed, whatever else it holds. */
+export function asksForHelp(argv: readonly string[]): boolean {
+  return holds(argv, ['--help', '-h']);
 }
 
 /** The context argv is read in: the virtualenv-tools form, its command, or the top. */
@@ -204,7 +212,7 @@ export function contextOf(argv: readonly string[]): Context {
 /**
  * Check argv against the vocabulary: it is not empty, every option is one its command takes and has its value,
  * the command is one of ours, there is at most one PATH, and a required option is there. Throws
- * a UsageError worded for a person on the first problem; help, asked for anywhere, wins.
+ * a UsageError worded for a person on the first problem.
  */
 export function checkArgv(argv: readonly string[]): void {
   // argparse prints its usage for a bare call; virtualenv-tools' test_help reads `usage: `.
@@ -214,7 +222,8 @@ export function checkArgv(argv: readonly string[]): void {
       TOP_USAGE,
     );
   }
-  if (asksForHelp(argv)) return;
+  // Help, or the version, asked for anywhere, is printed whatever else argv holds.
+  if (holds(argv, ['--help', '-h', '--version'])) return;
   let context: Context = isCompatArgv(argv) ? 'compat' : 'top';
   const seen = new Set<string>();
   const paths: string[] = [];
@@ -228,7 +237,7 @@ export function checkArgv(argv: readonly string[]): void {
       const eq = arg.indexOf('=');
       const typed = eq === -1 ? arg : arg.slice(0, eq);
       const name = typed.slice(2);
-      if (!typed.startsWith('--') || !OPTIONS[context].includes(name)) {
+      if (!typed.startsWith('--') || !(name === 'version' || OPTIONS[context].includes(name))) {
         throw unknownOption(typed, context);
       }
       seen.add(name);

@@ -252,7 +252,8 @@ function base(argv: readonly string[], columns: number): Argv {
     .strict()
     .wrap(columns)
     .help()
-    .alias('h', 'help');
+    .alias('h', 'help')
+    .version(packageVersion());
 }
 
 const pathArg = (y: Argv) =>
@@ -263,16 +264,19 @@ const header = (context: Context) => `${HELP[context].usage}\n\n${HELP[context].
 
 function compatParser(argv: readonly string[], columns: number): Argv {
   return withOptions(
-    base(argv, columns).version(false).usage(header('compat')).command('$0 [path]', false, pathArg),
+    base(argv, columns)
+      .hide('version')
+      .usage(header('compat'))
+      .command('$0 [path]', false, pathArg),
     'compat',
   );
 }
 
 function commandParser(argv: readonly string[], columns: number): Argv {
   const command = (y: Argv, name: Context): Argv =>
-    withOptions(pathArg(y).usage(header(name)).version(false), name);
+    // --version works everywhere, but only the top level's help lists it.
+    withOptions(pathArg(y).usage(header(name)).hide('version'), name);
   return base(argv, columns)
-    .version(packageVersion())
     .usage(header('top'))
     .command('relocate [path]', HELP.relocate.describe, (y) => command(y, 'relocate'))
     .command('reinit [path]', HELP.reinit.describe, (y) => command(y, 'reinit'))
@@ -288,7 +292,7 @@ function commandParser(argv: readonly string[], columns: number): Argv {
 /** `completion --help`: yargs' completion command would print the script instead. */
 function completionHelpParser(argv: readonly string[], columns: number): Argv {
   return base(argv, columns).command('completion', HELP.completion.describe, (y) =>
-    y.usage(header('completion')).version(false),
+    y.usage(header('completion')).hide('version'),
   );
 }
 

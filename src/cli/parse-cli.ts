@@ -35,6 +35,23 @@ export type CliRequest =
       readonly diff: boolean;
       readonly json: boolean;
     }
+  | {
+      readonly mode: 'pack';
+      readonly path: string;
+      readonly output: string;
+      readonly to: string | undefined;
+      readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly json: boolean;
+    }
+  | {
+      readonly mode: 'unpack';
+      readonly archive: string;
+      readonly dest: string;
+      readonly force: boolean;
+      readonly reinitialize: boolean;
+      readonly python: string | undefined;
+      readonly json: boolean;
+    }
   | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
   | { readonly mode: 'verify'; readonly path: string; readonly json: boolean }
   | { readonly mode: 'output'; readonly text: string };

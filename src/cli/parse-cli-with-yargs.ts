@@ -201,6 +201,27 @@ function commandParser(argv: readonly string[]): Argv {
         ),
     )
     .command(
+      'scan [path]',
+      'Show the layout, the old location and every file that names it (or what unpack would do with an archive)',
+      (y) =>
+        pathArg(y)
+          .option('json', jsonOpt)
+          .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
+          .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
+    )
+    .command(
+      'verify [path]',
+      'Check that the venv works where it stands (or that an archive is whole); exit 1 with the problems and their fix',
+      (y) =>
+        pathArg(y)
+          .option('json', jsonOpt)
+          .example('venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?')
+          .example(
+            'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
+            'relocate only when needed',
+          ),
+    )
+    .command(
       'pack <venv>',
       'Stream the venv into a tar, tar.gz or tar.zst archive, with a manifest; --to relocates it in the stream',
       (y) =>
@@ -255,27 +276,6 @@ function commandParser(argv: readonly string[]): Argv {
           .example(
             'venv-tools unpack app.tar.gz /srv/app/3f9c2e1/venv --reinitialize',
             "and use this server's python3.X",
-          ),
-    )
-    .command(
-      'scan [path]',
-      'Show the layout, the old location and every file that names it (or what unpack would do with an archive)',
-      (y) =>
-        pathArg(y)
-          .option('json', jsonOpt)
-          .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
-          .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
-    )
-    .command(
-      'verify [path]',
-      'Check that the venv works where it stands (or that an archive is whole); exit 1 with the problems and their fix',
-      (y) =>
-        pathArg(y)
-          .option('json', jsonOpt)
-          .example('venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?')
-          .example(
-            'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
-            'relocate only when needed',
           ),
     )
     .completion('completion', 'Print a shell completion script (bash, zsh): see docs/JSON.md')

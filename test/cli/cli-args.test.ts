@@ -216,7 +216,15 @@ test('completion prints a script, and answers completion queries with commands a
     const r = await parseCli(['--get-yargs-completions', 'venv-tools', ...words]);
     return r.mode === 'output' ? r.text.split('\n').filter((l) => l !== '') : [];
   };
-  t.deepEqual(await ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
+  t.deepEqual(await ask(''), [
+    'relocate',
+    'reinit',
+    'scan',
+    'verify',
+    'pack',
+    'unpack',
+    'completion',
+  ]);
   t.true((await ask('relocate', '--')).includes('--diff'));
   t.true((await ask('reinit', '--')).includes('--diff'));
   t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json']);

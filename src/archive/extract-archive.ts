@@ -549,7 +549,7 @@ export async function extractArchive(opts: ExtractOptions): Promise<ExtractResul
     if (err instanceof RefusedTypeError) {
       throw refused(
         shown,
-        `holds ${err.message}: ${bytesToUtf8(err.member)}. venv-tools never extracts devices, FIFOs or sparse files; nothing was written at the destination.`,
+        `holds ${err.message}: ${bytesToUtf8(err.member)}. venv-tools never extracts devices, FIFOs or sparse files. Nothing was written at the destination.`,
       );
     }
     if (err instanceof MemberRefusal) {

@@ -44,6 +44,7 @@ export async function openArchiveOutput(
   if (format === 'tar') {
     return {
       codec: 'none',
+      reuses: true,
       write: (chunk) => {
         try {
           writeAll(fd, chunk);

@@ -143,6 +143,8 @@ class Extractor implements TarVisitor, EditSink {
   private fd = -1;
   private buf = Buffer.allocUnsafe(1 << 20);
   private used = 0;
+  /** The data of the member in hand when it came in one chunk (valid until endEntry returns). */
+  private whole: Buffer | undefined;
   private meta: Buffer[] = [];
   private tail = Buffer.alloc(0);
   private head = Buffer.alloc(0);
@@ -268,6 +270,12 @@ class Extractor implements TarVisitor, EditSink {
         this.meta.push(Buffer.from(chunk));
         return;
       case 'whole':
+        // A member whose data comes in one piece is planned from the chunk itself (the reader
+        // ends the member before it returns); one split across chunks is gathered first.
+        if (this.used === 0 && chunk.length === (this.cur as TarHeader).size) {
+          this.whole = chunk;
+          return;
+        }
         chunk.copy(this.buf, this.used);
         this.used += chunk.length;
         return;
@@ -344,7 +352,8 @@ class Extractor implements TarVisitor, EditSink {
 
   private endWhole(h: TarHeader): void {
     const rel = this.curRel;
-    const bytes = this.buf.subarray(0, this.used);
+    const bytes = this.whole ?? this.buf.subarray(0, this.used);
+    this.whole = undefined;
     const planner = this.planner as Planner;
     const reloc = this.relocation as StreamRelocation;
     let holds = false;

@@ -131,10 +131,12 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
     );
   }
 
-  // Where the venv's files say it lives, as relocate decides it (cheap evidence, then the pycs,
-  // RECORDs and .pth files when that names nothing else).
+  // Where the venv's files say it lives: its scripts, activate scripts and pyvenv.cfg, and only
+  // when they name nothing, its pycs, RECORDs and .pth files too. relocate also asks those when
+  // the cheap evidence names the target, to finish a half-done relocation; pack reads the venv
+  // once, and a read of every pyc first would cost a third of tar's time.
   let evidence = readEvidence(root, layout);
-  if (!evidence.some((e) => e.location !== root)) evidence = readEvidence(root, layout, true);
+  if (evidence.length === 0) evidence = readEvidence(root, layout, true);
   const found = findOldPrefix(evidence, root, shownPath);
   const prefix: ByteString = found.state === 'found' ? found.old : root;
 

@@ -177,6 +177,8 @@ class Extractor implements TarVisitor, EditSink {
         'a member after the trailer, which ends a venv-tools archive',
       );
     }
+    // Only an archive that starts with a manifest ends with a trailer to check the CRC against.
+    if (first && h.name !== MANIFEST_NAME) this.reader().digesting = false;
     if (h.name === MANIFEST_NAME || h.name === TRAILER_NAME) {
       if (h.type !== 'file' || h.size > 64 << 20)
         throw new MemberRefusal(h.name, 'a malformed venv-tools manifest');

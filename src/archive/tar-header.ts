@@ -116,10 +116,7 @@ export function writeHeader(h: TarHeader, out: Buffer, at: number): number {
   const wholeTime = h.mtimeNs % NS === 0n && seconds >= 0n && seconds <= BigInt(octalMax(12));
   if (!wholeTime) records += paxRecordText('mtime', paxTime(h.mtimeNs));
   // pax says names are UTF-8; a name that is not is marked as raw bytes, as GNU tar does.
-  if (
-    (split === -2 && !isUtf8(name)) ||
-    (h.linkname.length > 100 && !isUtf8(h.linkname))
-  ) {
+  if ((split === -2 && !isUtf8(name)) || (h.linkname.length > 100 && !isUtf8(h.linkname))) {
     records = paxRecordText('hdrcharset', 'BINARY') + records;
   }
   let pos = at;
@@ -226,35 +223,53 @@ function readNumber(b: Buffer, at: number, width: number, what: string): number 
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new HeaderError(`${what} too large`);
     return Number(v);
   }
-  const text = b
-    .toString('latin1', at, at + width)
-    .replace(/[\0 ]+$/, '')
-    .replace(/^[ ]+/, '');
-  if (text === '') return 0;
-  if (!/^[0-7]+$/.test(text))
-    throw new HeaderError(`${what} is not a number: ${JSON.stringify(text)}`);
-  return Number.parseInt(text, 8);
+  // Octal digits, maybe after spaces, ended by a NUL or a space (the tail may hold either):
+  // parsed from the bytes, as a venv's tens of thousands of headers are.
+  let i = at;
+  const end = at + width;
+  while (i < end && b[i] === 0x20) i++;
+  let v = 0;
+  let digits = 0;
+  for (; i < end; i++) {
+    const c = b[i] as number;
+    if (c < 0x30 || c > 0x37) break;
+    v = v * 8 + (c - 0x30);
+    digits++;
+  }
+  for (; i < end; i++) {
+    const c = b[i];
+    if (c !== 0 && c !== 0x20) {
+      throw new HeaderError(
+        `${what} is not a number: ${JSON.stringify(b.toString('latin1', at, end))}`,
+      );
+    }
+  }
+  return digits === 0 ? 0 : v;
 }
+
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 /** True for a block of 512 zero bytes (two of them end an archive). */
 export function isZeroBlock(b: Buffer): boolean {
-  for (let i = 0; i < BLOCK; i += 8) {
-    if (b.readBigUInt64LE(i) !== 0n) return false;
-  }
-  return true;
+  return b.equals(ZERO_BLOCK);
 }
 
 /** Parse one header block; throws HeaderError when its checksum or a number is wrong. */
 export function decodeHeader(b: Buffer): RawHeader {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const c = i >= 148 && i < 156 ? 0x20 : (b[i] as number);
-    unsigned += c;
-    signed += c > 127 ? c - 256 : c;
-  }
+  // The sum of the bytes with the checksum field taken as spaces; old writers summed signed bytes.
+  let unsigned = 8 * 0x20;
+  for (let i = 0; i < 148; i++) unsigned += b[i] as number;
+  for (let i = 156; i < BLOCK; i++) unsigned += b[i] as number;
   const want = readNumber(b, 148, 8, 'checksum');
-  if (want !== unsigned && want !== signed) throw new HeaderError('bad header checksum');
+  if (want !== unsigned) {
+    let signed = 8 * 0x20;
+    for (let i = 0; i < BLOCK; i++) {
+      if (i >= 148 && i < 156) continue;
+      const c = b[i] as number;
+      signed += c > 127 ? c - 256 : c;
+    }
+    if (want !== signed) throw new HeaderError('bad header checksum');
+  }
   const magic = b.toString('latin1', 257, 263);
   let name = field(b, 0, 100);
   // Only POSIX ustar has a prefix field; GNU's old format keeps times and sparse maps there.

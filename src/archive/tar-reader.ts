@@ -78,6 +78,11 @@ export class TarReader {
   private crc = 0;
   /** Bytes of the tar stream consumed so far. */
   offset = 0;
+  /**
+   * Whether to keep the CRC: a visitor turns it off once it knows no trailer will ask (an archive
+   * whose first member is not a manifest), which spares a pass over every byte.
+   */
+  digesting = true;
   /** The CRC-32 and offset of the stream where the current member's first header block began. */
   entryCrc = 0;
   entryOffset = 0;
@@ -161,7 +166,7 @@ export class TarReader {
   }
 
   private consume(b: Buffer): void {
-    this.crc = crc32(b, this.crc);
+    if (this.digesting) this.crc = crc32(b, this.crc);
     this.offset += b.length;
   }
 

@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { parseCli, UsageError, type CliRequest } from '../src/cli/parse-cli.js';
+import { parseCli } from '../src/cli/parse-cli.js';
+import { UsageError, type CliRequest } from '../src/cli/cli-request.js';
 import { errnoOf, VenvToolsError } from '../src/core/errors.js';
 import type { Json } from '../src/report/format-json.js';
 import {

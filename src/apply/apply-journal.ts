@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, fsPath, toBytes, type ByteString } from '../core/path-boundary.js';
-import { JOURNAL_NAME, type JournalRecord } from './journal.js';
+import { JOURNAL_NAME, type JournalRecord } from './journal-format.js';
 
 function writeAll(fd: number, data: Buffer, at = 0): void {
   let off = 0;

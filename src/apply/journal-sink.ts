@@ -1,20 +1,15 @@
 import { performance } from 'node:perf_hooks';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { VenvToolsError } from '../core/errors.js';
 import type { FileKind } from '../kinds/file-kind.js';
-import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
+import { type ByteString } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
-import { applyJournal } from './apply-journal.js';
 import { EditLog } from '../plan/edit-log.js';
 import { PYC_HEADER_MAX } from '../kinds/pyc/pyc-header.js';
-import {
-  frames,
-  JOURNAL_NAME,
-  JournalWriter,
-  type JournalHeader,
-  type JournalRecord,
-} from './journal.js';
+import { type JournalHeader, type JournalRecord } from './journal-format.js';
+import { JournalWriter } from './journal-writer.js';
 import type { EditSink, FileStat } from '../plan/planner.js';
-import { openJournalFile, removeJournal } from './recover-journal.js';
+import { removeJournal } from './recover-journal.js';
+import { type ApplyHelper, applyCommitted } from './apply-committed.js';
 
 /** Below this, a common head is journaled and written again rather than kept (but see below). */
 const KEEP_HEAD = 4096;
@@ -49,75 +44,12 @@ export function writeRecord(
     return { op: 'replace', rel, data: bytes, mode: st.mode, uid: st.uid, gid: st.gid, ...times };
   }
   let head = commonHead(bytes, before);
-  // A pyc's header is not written when it stays: a pyc planned a second time (plan-files.ts)
+  // A pyc's header is not written when it stays: a pyc planned a second time (plan-tree.ts)
   // differs from its first plan in the header only, so that the two records can be applied in
   // either order, or at once.
   if (head < KEEP_HEAD) head = kind === 'pyc' ? Math.min(head, PYC_HEADER_MAX) : 0;
   if (head === 0) return { op: 'write', rel, data: bytes, mode: st.mode, ...times };
   return { op: 'write', rel, data: bytes.subarray(head), offset: head, mode: st.mode, ...times };
-}
-
-/** Another thread that applies part of a committed journal (see plan-files.ts). */
-export interface ApplyHelper {
-  /** Start applying chunks [bounds[i], bounds[i + 1]) of the committed journal, as claimed. */
-  start(bounds: readonly number[]): void;
-  /** Claim the next chunk (the counter both threads share). */
-  claim(): number;
-  /** Records it has applied so far. */
-  applied(): number;
-  /** Wait until it is done; throws what it failed with. */
-  wait(): void;
-  /** Tell it to stop after the record it is at, and wait for it. */
-  stop(): void;
-}
-
-/**
- * Apply chunks of this venv's committed journal, [bounds[i], bounds[i + 1]) for each i that
- * `claim` gives (until one past the last), read back through a 1 MiB window. The journal was
- * written by this process a moment ago and its checksums were just made, so they are not checked
- * again (a recovery checks them all first). `stop` is asked between records.
- */
-export function applyCommitted(
-  rootAbs: ByteString,
-  bounds: readonly number[],
-  claim: () => number,
-  onProgress: (done: number) => void,
-  stop: () => boolean = () => false,
-): void {
-  const pathBuf = toBytes(`${rootAbs}/${JOURNAL_NAME}`);
-  const shown = bytesToUtf8(`${rootAbs}/${JOURNAL_NAME}`);
-  const opened = openJournalFile(pathBuf, shown);
-  if (opened === undefined) {
-    throw new VenvToolsError(
-      'JOURNAL',
-      `the journal ${shown} vanished before it was applied; nothing was changed. Run venv-tools again.`,
-      shown,
-    );
-  }
-  let before = 0;
-  let stopped = false;
-  const stopNow = () => (stopped ||= stop());
-  try {
-    for (let i = claim(); i + 1 < bounds.length && !stopped; i = claim()) {
-      const where = {
-        version: 2 as const,
-        bodyStart: bounds[i] as number,
-        bodyEnd: bounds[i + 1] as number,
-      };
-      let done = 0;
-      applyJournal(rootAbs, frames(opened, where), (n) => onProgress(before + (done = n)), stopNow);
-      before += done;
-    }
-  } catch (err) {
-    if (err instanceof VenvToolsError) throw err;
-    throw new VenvToolsError(
-      'JOURNAL',
-      `cannot read back the journal ${shown}: ${errnoOf(err) ?? (err as Error).message}. The journal is kept: fix the cause, then run venv-tools on this venv again and it finishes the relocation.`,
-      shown,
-    );
-  } finally {
-    opened.close();
-  }
 }
 
 /**

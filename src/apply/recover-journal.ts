@@ -2,14 +2,14 @@ import { fs } from '../core/fs.js';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
 import { applyJournal } from './apply-journal.js';
+import { JOURNAL_NAME } from './journal-format.js';
 import {
   checkJournal,
   frames,
-  JOURNAL_NAME,
   JournalBytes,
   UnreadableJournalError,
   type CommittedJournal,
-} from './journal.js';
+} from './journal-reader.js';
 
 /** What recovery found. */
 export interface Recovery {

@@ -10,13 +10,8 @@ import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import { bytesToUtf8, fsPath, type ByteString, type Mapping } from '../core/path-boundary.js';
 import type { FileKind } from '../kinds/file-kind.js';
-import {
-  Planner,
-  type BinaryHit,
-  type EditSink,
-  type FileStat,
-  type Warning,
-} from '../plan/planner.js';
+import type { Warning } from '../core/warning.js';
+import { Planner, type BinaryHit, type EditSink, type FileStat } from '../plan/planner.js';
 import { looksBinary } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';
 import type { ArchiveInput } from './archive-input.js';

@@ -20,13 +20,8 @@ import {
   type Mapping,
 } from '../core/path-boundary.js';
 import type { FileKind } from '../kinds/file-kind.js';
-import {
-  Planner,
-  type BinaryHit,
-  type EditSink,
-  type FileStat,
-  type Warning,
-} from '../plan/planner.js';
+import type { Warning } from '../core/warning.js';
+import { Planner, type BinaryHit, type EditSink, type FileStat } from '../plan/planner.js';
 import { classifyFile, looksBinary } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { PathListBuilder, type PathList } from '../scan/path-list.js';

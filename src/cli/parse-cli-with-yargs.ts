@@ -4,7 +4,7 @@
  * importing yargs costs more than a whole up-to-date `--update-path` run (see parseCli).
  */
 import yargs, { type Argv } from 'yargs';
-import { isCompatArgv, UsageError, type CliRequest } from './parse-cli.js';
+import { isCompatArgv, UsageError, type CliRequest } from './cli-request.js';
 import { packageVersion } from '../core/version.js';
 
 const PARSER_CONFIG = {

@@ -6,7 +6,7 @@
  * without yargs, and declines (returns undefined) everything else, so that yargs still
  * parses, and words the error for, every unusual argv exactly as before.
  */
-import type { CliRequest } from './parse-cli.js';
+import type { CliRequest } from './cli-request.js';
 
 type CompatRequest = Extract<CliRequest, { mode: 'compat' }>;
 

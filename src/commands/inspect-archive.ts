@@ -10,31 +10,9 @@ import { fs } from '../core/fs.js';
 import { bytesToUtf8 } from '../core/path-boundary.js';
 import type { FileKind } from '../kinds/file-kind.js';
 import { openArchiveInput } from '../archive/archive-input.js';
-import type { ArchiveFormat } from '../archive/archive-format.js';
 import type { ZstdChoice } from '../archive/archive-output.js';
 import { extractArchive } from '../archive/extract-archive.js';
-import type { ArchiveManifest } from '../archive/manifest.js';
-import type { ArchiveLayout } from './unpack.js';
-
-/** What reading an archive found. */
-export interface ArchiveReport {
-  readonly archive: string;
-  /** True when the archive is whole and every member passes unpack's checks. */
-  readonly ok: boolean;
-  /** Why not, naming the member. */
-  readonly problem: string | null;
-  readonly format: ArchiveFormat | null;
-  readonly codec: string | null;
-  readonly manifest: ArchiveManifest | null;
-  /** Where the venvs sit, from the members' names (a pyvenv.cfg marks a venv). */
-  readonly layout: ArchiveLayout | null;
-  /** The venvs by their folder in the archive ('' for its root). */
-  readonly venvs: readonly string[];
-  readonly members: number;
-  readonly bytes: number;
-  /** For an archive venv-tools packed: members that name its prefix, by kind. */
-  readonly holders: Partial<Record<FileKind, number>>;
-}
+import type { ArchiveLayout, ArchiveReport } from '../report/archive-report.js';
 
 /** True when PATH names a regular file: scan and verify then read it as an archive. */
 export function isArchivePath(path: string): boolean {

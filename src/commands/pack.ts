@@ -11,7 +11,6 @@ import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import {
   bytesToUtf8,
-  fromBytes,
   toBytes,
   utf8ToBytes,
   type ByteString,
@@ -20,19 +19,23 @@ import {
 import { packageVersion } from '../core/version.js';
 import { KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
 import { hasJournal } from '../apply/recover-journal.js';
-import { JOURNAL_NAME } from '../apply/journal.js';
+import { JOURNAL_NAME } from '../apply/journal-format.js';
 import { LOCK_NAME } from '../apply/lock.js';
-import { movedAlong, movedRoot, pathExists } from '../plan/moved-root.js';
-import type { Warning } from '../plan/planner.js';
+import { pathExists } from '../core/real-path.js';
+import type { Warning } from '../core/warning.js';
+import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
+import { runMappings } from '../relocate/run-mappings.js';
 import { checkLocations } from '../scan/check-locations.js';
-import { detectLayout, parsePyvenvCfg } from '../scan/detect-layout.js';
+import { detectLayout } from '../scan/detect-layout.js';
 import { findOldPrefix } from '../scan/find-old-prefix.js';
 import { readEvidence } from '../scan/read-evidence.js';
+import { safeNeedle } from '../scan/safe-needle.js';
 import { formatFromName, type ArchiveFormat } from '../archive/archive-format.js';
 import { openArchiveOutput, type ZstdChoice } from '../archive/archive-output.js';
 import { ARCHIVE_VERSION, type Holder } from '../archive/manifest.js';
 import { writeVenvArchive } from '../archive/write-venv-archive.js';
-import { resolveVenvRoot, safeNeedle, type RunWarning } from './relocate-venv.js';
+import type { PackReport } from '../report/archive-report.js';
+import { resolveVenvRoot } from './open-venv.js';
 
 export interface PackOptions {
   /** The venv as the user gave it. */
@@ -50,41 +53,10 @@ export interface PackOptions {
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
-/** What pack did; format-archive.ts renders it. */
-export interface PackReport {
-  readonly path: string;
-  readonly root: string;
-  readonly archive: string;
-  readonly format: ArchiveFormat;
-  readonly codec: string;
-  /** The path the archived files name. */
-  readonly prefix: string;
-  /** The venv's own location, when `--to` rewrote it for `prefix`. */
-  readonly from: string | null;
-  readonly members: number;
-  readonly bytes: number;
-  readonly archiveBytes: number;
-  /** Members that name the prefix, by kind. */
-  readonly holders: Partial<Record<FileKind, number>>;
-  /** With `--to`: files rewritten in the stream, by kind. */
-  readonly rewritten: Partial<Record<FileKind, number>>;
-  readonly changes: ReadonlyArray<{ path: string; kind: FileKind; letter: string }>;
-  readonly warnings: ReadonlyArray<Warning | RunWarning>;
-  readonly ms: { walk: number; stream: number; total: number };
-}
-
 function countKinds(list: ReadonlyArray<{ kind: FileKind }>): Partial<Record<FileKind, number>> {
   const out: Partial<Record<FileKind, number>> = {};
   for (const x of list) out[x.kind] = (out[x.kind] ?? 0) + 1;
   return out;
-}
-
-function realOrSelf(p: ByteString): ByteString {
-  try {
-    return fromBytes(fs.realpathSync(toBytes(p), { encoding: 'buffer' }) as unknown as Buffer);
-  } catch {
-    return p;
-  }
 }
 
 /** The archive's format: `--format`, else the output's extension, else a usage error. */
@@ -140,7 +112,7 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
   const found = findOldPrefix(evidence, root, shownPath);
   const prefix: ByteString = found.state === 'found' ? found.old : root;
 
-  const warnings: Array<Warning | RunWarning> = [];
+  const warnings: Array<Warning> = [];
   let relocation: { mappings: Mapping[]; needles: Buffer[] } | undefined;
   let archived = prefix;
   if (opts.to !== undefined) {
@@ -148,27 +120,12 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
     warnings.push(...given.warnings);
     archived = given.to;
     if (given.to !== prefix) {
-      // The mappings relocate makes (relocate-venv.ts): the venv's own, and the root that moves
-      // along with it, assumed when the venv still stands where it was built and FINAL does not
-      // exist yet (pack on the build host: the usual case), checked against FINAL's side otherwise.
-      const mappings: Mapping[] = [{ from: prefix, to: given.to }];
-      const root2 = movedRoot(prefix, given.to);
-      const ahead =
-        root2 !== undefined && realOrSelf(prefix) === realOrSelf(root) && !pathExists(given.to);
-      if (root2 !== undefined && ahead) {
-        mappings.push(root2);
-        warnings.push({
-          code: 'ASSUMED_MOVED_ALONG',
-          message: `${bytesToUtf8(given.to)} does not exist here: references under ${bytesToUtf8(root2.from)} were mapped to ${bytesToUtf8(root2.to)}, assuming that folder moves along with the venv`,
-        });
-      } else if (root2 !== undefined) {
-        mappings.push(movedAlong(root2, prefix, new Map()));
-      }
-      const heads = [...new Set(mappings.map((m) => fromBytes(safeNeedle(m.from))))];
-      const needles = heads
-        .filter((n) => !heads.some((o) => o !== n && n.includes(o)))
-        .map(toBytes);
-      relocation = { mappings, needles };
+      // relocate's own mappings (relocate/run-mappings.ts): the venv's, and the root that moves
+      // along with it, assumed when the venv stands where it was built and FINAL does not exist
+      // here (pack on the build host: the usual case), checked against FINAL's side otherwise.
+      const run = runMappings(root, prefix, given.to, []);
+      warnings.push(...run.warnings);
+      relocation = { mappings: run.mappings, needles: run.needles };
     }
   }
 

@@ -16,25 +16,26 @@ import {
   toBytes,
   utf8ToBytes,
   type ByteString,
-  type Mapping,
 } from '../core/path-boundary.js';
 import { refusedLocation } from '../core/refused-location.js';
 import { KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
-import { movedAlong, movedRoot } from '../plan/moved-root.js';
-import type { Warning } from '../plan/planner.js';
+import { movedRoot } from '../plan/moved-root.js';
+import type { Warning } from '../core/warning.js';
+import type { RelocationReport } from '../relocate/relocation-report.js';
+import { runMappings } from '../relocate/run-mappings.js';
 import { checkInterpreter } from '../scan/check-interpreter.js';
 import { detectLayout } from '../scan/detect-layout.js';
 import { findOldPrefix } from '../scan/find-old-prefix.js';
 import { isVenvFolder } from '../scan/is-venv-folder.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { openArchiveInput } from '../archive/archive-input.js';
-import type { ArchiveFormat } from '../archive/archive-format.js';
 import type { ZstdChoice } from '../archive/archive-output.js';
 import { extractArchive, type StreamRelocation } from '../archive/extract-archive.js';
 import type { ArchiveManifest } from '../archive/manifest.js';
 import type { ArchiveLimits } from '../archive/member-checks.js';
-import { relocate, safeNeedle, type RelocationReport, type RunWarning } from './relocate-venv.js';
-import { reinitialize, type ReinitReport } from './reinitialize.js';
+import type { ArchiveLayout, UnpackedVenv, UnpackReport } from '../report/archive-report.js';
+import { relocate } from './relocate-venv.js';
+import { reinitialize } from './reinitialize.js';
 
 export interface UnpackOptions {
   /** The archive as the user gave it. */
@@ -50,47 +51,6 @@ export interface UnpackOptions {
   readonly envPath?: string;
   readonly limits?: ArchiveLimits;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
-}
-
-/** Where the venv sat in the archive, which decides what DEST is. */
-export type ArchiveLayout =
-  /** The archive's root is the venv: DEST is the venv. */
-  | 'venv-at-root'
-  /** A single top folder is the venv (`tar czf app.tgz venv`): stripped; DEST is the venv. */
-  | 'venv-in-top-folder'
-  /** An app tree holds the venvs deeper: DEST is the tree's root. */
-  | 'app-tree';
-
-/** One venv unpack relocated. */
-export interface UnpackedVenv {
-  /** Where it is now (below DEST). */
-  readonly path: string;
-  /** The location its files named in the archive. */
-  readonly old: string | null;
-  readonly status: 'relocated' | 'up-to-date';
-  /** Files rewritten, by kind. */
-  readonly rewritten: Partial<Record<FileKind, number>>;
-  readonly changes: ReadonlyArray<{ path: string; kind: FileKind; letter: string }>;
-  readonly reinit: ReinitReport | null;
-}
-
-/** What unpack did; format-archive.ts renders it. */
-export interface UnpackReport {
-  readonly archive: string;
-  readonly dest: string;
-  readonly format: ArchiveFormat;
-  readonly codec: string;
-  /** True for an archive venv-tools packed (relocated in the stream). */
-  readonly manifest: boolean;
-  readonly layout: ArchiveLayout;
-  readonly venvs: readonly UnpackedVenv[];
-  readonly members: number;
-  readonly bytes: number;
-  /** Temporary folders of earlier unpacks to DEST that were killed, removed before this one. */
-  readonly leftovers: readonly string[];
-  readonly replaced: boolean;
-  readonly warnings: ReadonlyArray<Warning | RunWarning>;
-  readonly ms: { extract: number; relocate: number; total: number };
 }
 
 const TMP_TAG = 'venv-tools-unpack';
@@ -232,7 +192,7 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
   });
   const tmp = `${parent}/.${base}.${TMP_TAG}-${process.pid}`;
   fs.mkdirSync(toBytes(tmp), 0o700);
-  const warnings: Array<Warning | RunWarning> = [];
+  const warnings: Array<Warning> = [];
   try {
     // An archive venv-tools packed names its prefix: every member that holds it is rewritten for
     // DEST as it streams past, with relocate's mappings (the venv's own, and the root that moved
@@ -240,14 +200,9 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
     const relocateFor = (m: ArchiveManifest): StreamRelocation | undefined => {
       const prefix = utf8ToBytes(m.prefix);
       if (prefix === destAbs) return undefined;
-      const mappings: Mapping[] = [{ from: prefix, to: destAbs }];
-      const root2 = movedRoot(prefix, destAbs);
-      if (root2 !== undefined) mappings.push(movedAlong(root2, prefix, new Map()));
-      const heads = [...new Set(mappings.map((x) => fromBytes(safeNeedle(x.from))))];
-      const needles = heads
-        .filter((n) => !heads.some((o) => o !== n && n.includes(o)))
-        .map(toBytes);
-      return { layout: m.layout, mappings, needles };
+      // relocate's mappings for the venv at DEST: its counterparts are asked of this machine.
+      const run = runMappings(tmp, prefix, destAbs, []);
+      return { layout: m.layout, mappings: run.mappings, needles: run.needles };
     };
     const extracted = await extractArchive({
       input,

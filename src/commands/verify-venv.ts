@@ -6,27 +6,19 @@
  */
 import { performance } from 'node:perf_hooks';
 import { bytesToUtf8 } from '../core/path-boundary.js';
-import type { Recovery } from '../apply/recover-journal.js';
-import type { Layout } from '../scan/detect-layout.js';
-import {
-  isHere,
-  openVenv,
-  stateOf,
-  type LocationReport,
-  type ScannedFile,
-  type ScanState,
-} from './scan-venv.js';
-import type { RelocationReport } from './relocate-venv.js';
+import { openVenv } from './open-venv.js';
+import { isHere, locationsOf, stateOf } from '../scan/locations.js';
 import { checkActivate } from '../verify/check-activate.js';
 import { checkForeignPaths, foreignLocations } from '../verify/check-foreign-paths.js';
 import { checkInterpreters } from '../verify/check-interpreters.js';
 import { checkPth } from '../verify/check-pth.js';
 import { checkPycs } from '../verify/check-pycs.js';
-import { checkPython, type PythonSeen } from '../verify/check-python.js';
+import { checkPython } from '../verify/check-python.js';
 import { checkRecord } from '../verify/check-record.js';
-import type { CheckName, CheckResult, Problem } from '../verify/check-result.js';
+import type { CheckName } from '../verify/check-result.js';
 import { fixOf, reinitArgv, relocateArgv, type Fix } from '../verify/fix-command.js';
 import { searchOldPaths } from '../verify/search-old-paths.js';
+import { type VerifyReport } from '../verify/verify-report.js';
 
 export interface VerifyOptions {
   /** The venv as the user gave it (echoed in messages and in the suggested commands). */
@@ -37,35 +29,11 @@ export interface VerifyOptions {
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
-/** Everything verify found; format-verify.ts renders it. */
-export interface VerifyReport {
-  readonly path: string;
-  readonly root: string;
-  /** True when no check found a problem (notes do not count). */
-  readonly ok: boolean;
-  readonly layout: Layout;
-  readonly state: ScanState;
-  readonly locations: readonly LocationReport[];
-  /** Venv locations named by the evidence that are not where the venv stands. */
-  readonly foreign: readonly string[];
-  readonly checks: readonly CheckResult[];
-  /** Every check's problems, in check order. */
-  readonly problems: readonly Problem[];
-  /** Files and symlinks that still name a foreign location. */
-  readonly stale: readonly ScannedFile[];
-  /** Binaries that name one (reported, never a problem: binaries are never edited). */
-  readonly binaries: RelocationReport['binaries'];
-  readonly python: PythonSeen;
-  /** Commands that fix the problems, in the order to run them. */
-  readonly fixes: readonly Fix[];
-  readonly recovered: Recovery;
-  readonly timings: { readonly total: number } & Readonly<Record<CheckName, number>>;
-}
-
 /** Run every check on the venv at opts.path. Throws VenvToolsError when it is not a venv. */
 export function verifyVenv(opts: VerifyOptions): VerifyReport {
   const t0 = performance.now();
-  const venv = openVenv(opts.path);
+  const opened = openVenv(opts.path, { mode: 'read', deep: () => true });
+  const venv = { ...opened, locations: locationsOf(opened.evidence, opened.root) };
   const { root, layout } = venv;
   const rootShown = bytesToUtf8(root);
   const timings = { total: 0 } as { total: number } & Record<CheckName, number>;

@@ -8,19 +8,7 @@
  * `A-Z a-z 0-9 _ . - ~ /` becomes `%XX` of its UTF-8 byte, upper-case hex.
  */
 import { type ByteString, type Mapping, findPathMatches } from '../core/path-boundary.js';
-
-/** One edit of a byte string: `[start, end)` becomes `text`. */
-export interface Edit {
-  readonly start: number;
-  readonly end: number;
-  readonly text: ByteString;
-}
-
-/** A half-open range `[start, end)`. */
-export interface Span {
-  readonly start: number;
-  readonly end: number;
-}
+import { type Span, type Splice } from './splice.js';
 
 /** A percent-decoded string: its bytes, and for each byte the source range it came from. */
 export interface Decoded {
@@ -131,8 +119,8 @@ export function findFileUrlPaths(s: ByteString): Span[] {
 export function fileUrlEdits(
   s: ByteString,
   mappings: readonly Mapping[],
-): { edits: Edit[]; covered: Span[] } {
-  const edits: Edit[] = [];
+): { edits: Splice[]; covered: Span[] } {
+  const edits: Splice[] = [];
   const covered = findFileUrlPaths(s);
   for (const span of covered) {
     const dec = percentDecode(s, span.start, span.end);
@@ -144,16 +132,4 @@ export function fileUrlEdits(
     }
   }
   return { edits, covered };
-}
-
-/** Apply non-overlapping edits, sorted by start, to `s`. */
-export function applyEdits(s: string, edits: readonly Edit[]): string {
-  const sorted = [...edits].sort((a, b) => a.start - b.start);
-  let out = '';
-  let pos = 0;
-  for (const e of sorted) {
-    out += s.slice(pos, e.start) + e.text;
-    pos = e.end;
-  }
-  return out + s.slice(pos);
 }

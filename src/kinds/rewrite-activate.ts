@@ -18,7 +18,13 @@ import { lexFish, quoteFish } from './shell/lex-fish.js';
 import { escapeNuDouble, lexNu, nuLiteral, requoteNu, type NuToken } from './shell/lex-nu.js';
 import { lexPs1, quotePs1 } from './shell/lex-ps1.js';
 import { lexSh, quoteSh } from './shell/lex-sh.js';
-import { applyEdits, rewriteRuns } from './shell/words.js';
+import { applySplices, type Splice } from './splice.js';
+import { rewriteRuns } from './shell/words.js';
+
+/** `s` with the splices made; undefined when there are none. */
+function spliced(s: string, splices: readonly Splice[]): string | undefined {
+  return splices.length === 0 ? undefined : applySplices(s, splices);
+}
 
 /** The shell an activate script is written for. */
 export type ActivateFlavor = 'sh' | 'csh' | 'fish' | 'nu' | 'ps1' | 'bat';
@@ -61,19 +67,19 @@ export function rewriteActivate(
   let out: string | undefined;
   switch (ctx.flavor) {
     case 'sh':
-      out = applyEdits(s, rewriteRuns(lexSh(s).runs, mappings, quoteSh));
+      out = spliced(s, rewriteRuns(lexSh(s).runs, mappings, quoteSh));
       break;
     case 'csh':
-      out = applyEdits(s, rewriteRuns(lexCsh(s).runs, mappings, quoteCsh));
+      out = spliced(s, rewriteRuns(lexCsh(s).runs, mappings, quoteCsh));
       break;
     case 'fish':
-      out = applyEdits(s, rewriteRuns(lexFish(s).runs, mappings, quoteFish));
+      out = spliced(s, rewriteRuns(lexFish(s).runs, mappings, quoteFish));
       break;
     case 'ps1':
-      out = applyEdits(s, rewriteRuns(lexPs1(s).runs, mappings, quotePs1));
+      out = spliced(s, rewriteRuns(lexPs1(s).runs, mappings, quotePs1));
       break;
     case 'bat':
-      out = applyEdits(s, rewriteRuns(lexBat(s).runs, mappings, quoteBat));
+      out = spliced(s, rewriteRuns(lexBat(s).runs, mappings, quoteBat));
       break;
     case 'nu':
       out = renderNu(s, 0, s.length, lexNu(s), mappings);

@@ -16,7 +16,8 @@ import {
   fromBytes,
   toBytes,
 } from '../core/path-boundary.js';
-import { type Edit, type Span, applyEdits, fileUrlEdits } from './file-url.js';
+import { applySplices, type Span, type Splice } from './splice.js';
+import { fileUrlEdits } from './file-url.js';
 
 /** How the file writes characters JSON lets a writer choose for. */
 interface JsonStyle {
@@ -164,7 +165,7 @@ export function rewriteJson(
   // No raw non-ASCII byte anywhere means the writer escapes it (or never had any): write
   // `\uXXXX`, as Python's json.dumps does by default. Raw UTF-8 elsewhere: write raw UTF-8.
   const asciiOnly = !/[\x80-\xff]/.test(s);
-  const edits: Edit[] = [];
+  const edits: Splice[] = [];
   let i = 0;
   let outside = 0;
   while (i < s.length) {
@@ -185,7 +186,7 @@ export function rewriteJson(
   if (!NON_STRING.test(s.slice(outside)))
     throw new RewriteError('not-json', 'not JSON: text outside strings');
   if (edits.length === 0) return undefined;
-  return toBytes(fromBytes(bytes.subarray(0, bom)) + applyEdits(s, edits));
+  return toBytes(fromBytes(bytes.subarray(0, bom)) + applySplices(s, edits));
 }
 
 function rewriteStringToken(
@@ -194,13 +195,13 @@ function rewriteStringToken(
   end: number,
   mappings: readonly Mapping[],
   asciiOnly: boolean,
-): Edit[] {
+): Splice[] {
   const units = decodeString(s, start, end);
   const value = units.map((u) => u.bytes).join('');
   const style: JsonStyle = { asciiOnly, escapeSlash: s.slice(start, end).includes('\\/') };
   // Value-level edits: paths inside file: URLs percent-encoded, the rest as plain paths.
   const { edits: urlEdits, covered } = fileUrlEdits(value, mappings);
-  const valueEdits: Edit[] = [...urlEdits];
+  const valueEdits: Splice[] = [...urlEdits];
   for (const m of findPathMatches(value, mappings)) {
     if (!covered.some((c: Span) => m.start < c.end && m.end > c.start)) {
       valueEdits.push({ start: m.start, end: m.end, text: m.mapping.to });
@@ -216,7 +217,7 @@ function rewriteStringToken(
     pos += u.bytes.length;
     endAt.set(pos, u.e);
   }
-  const out: Edit[] = [];
+  const out: Splice[] = [];
   for (const e of valueEdits) {
     const ss = startAt.get(e.start);
     const se = endAt.get(e.end);

@@ -23,7 +23,7 @@ import {
   replacePaths,
   toBytes,
 } from '../core/path-boundary.js';
-import { type Edit, type Span, applyEdits } from './file-url.js';
+import { applySplices, type Span, type Splice } from './splice.js';
 
 // ---------------------------------------------------------------------------------------------
 // Tokenising: just enough to know where literals, comments and code are.
@@ -601,7 +601,7 @@ function rewriteString(
   mappings: readonly Mapping[],
   enc: SourceEncoding,
   outerQuotes: string,
-): Edit[] {
+): Splice[] {
   // Every mapped path starts with "/", which a literal writes as itself or as an escape.
   const source = src.slice(str.start, str.end);
   if (!source.includes('/') && !source.includes('\\')) return [];
@@ -632,14 +632,14 @@ function rewriteString(
   const expected = signatureOf(src, str, enc, newValues);
   const o: EncodeOptions = { quote: str.quote, bytes: str.bytes, fmt: str.fmt, enc };
   const literal = source;
-  const local = (edits: Edit[]): string =>
-    applyEdits(
+  const local = (edits: Splice[]): string =>
+    applySplices(
       literal,
       edits.map((e) => ({ ...e, start: e.start - str.start, end: e.end - str.start })),
     );
 
   // 1. Inline: only the paths change, written in this literal's own escaping.
-  const inline: Edit[] = [];
+  const inline: Splice[] = [];
   let inlineOk = true;
   for (const p of plans) {
     for (const r of p.repl) {
@@ -666,7 +666,7 @@ function rewriteString(
   // choice of quote, one line); an f-string keeps its quotes and fields, its text parts are
   // escaped.
   const prefix = str.prefix.replace(/[rR]/g, '');
-  let edits: Edit[];
+  let edits: Splice[];
   if (!str.fmt) {
     const plan = plans[0];
     if (plan === undefined) return [];
@@ -708,7 +708,7 @@ export function rewritePythonSource(
     return out === undefined ? undefined : toBytes(out);
   }
   const enc = sourceEncoding(s);
-  const edits: Edit[] = [];
+  const edits: Splice[] = [];
   const verbatim: Span[] = [];
   const walk = (rs: readonly Region[], outerQuotes: string): void => {
     for (const r of rs) {
@@ -745,5 +745,5 @@ export function rewritePythonSource(
     edits.push({ start: m.start, end: m.end, text: m.mapping.to });
   }
   if (edits.length === 0) return undefined;
-  return toBytes(applyEdits(s, edits));
+  return toBytes(applySplices(s, edits));
 }

@@ -1,15 +1,8 @@
 import { fromBytes, replacePaths, toBytes, type Mapping } from '../core/path-boundary.js';
+import { INTERPRETER_KEYS } from './pyvenv-cfg.js';
 
 /** pyvenv.cfg keys that name the base interpreter: reinit's business, never relocation's. */
-const BASE_KEYS = new Set([
-  'home',
-  'executable',
-  'base-executable',
-  'base-prefix',
-  'base-exec-prefix',
-  'version',
-  'version_info',
-]);
+const BASE_KEYS: ReadonlySet<string> = new Set(INTERPRETER_KEYS);
 
 /**
  * Rewrite the venv's own path in pyvenv.cfg (the directory in `command = … -m venv DIR`, and any

@@ -1,5 +1,4 @@
-import { fs } from '../core/fs.js';
-import { toBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
+import type { ByteString, Mapping } from '../core/path-boundary.js';
 
 /**
  * The root that moved along with the venv: the longest common tail of OLD and NEW in whole
@@ -19,26 +18,18 @@ export function movedRoot(oldPath: ByteString, newPath: ByteString): Mapping | u
   return { from, to };
 }
 
-/** True when something (a file, a folder, a link) is at `p`; links are not followed. */
-export function pathExists(p: ByteString): boolean {
-  try {
-    fs.lstatSync(toBytes(p));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The moved root as a conditional mapping, for sources that moved along with the venv: a
  * reference under the old root maps when its counterpart under the new root exists (answered
  * once per path and kept in `seen`, which the report lists). References inside the venv itself
- * are left to the venv's own, longer mapping.
+ * are left to the venv's own, longer mapping. Whether a counterpart exists is the caller's
+ * question to the disk (`exists`): the planner and the rewriters that use this mapping do no I/O.
  */
 export function movedAlong(
   root2: Mapping,
   old: ByteString,
   seen: Map<ByteString, boolean>,
+  exists: (path: ByteString) => boolean,
 ): Mapping {
   return {
     from: root2.from,
@@ -48,7 +39,7 @@ export function movedAlong(
       if (whole === old || whole.startsWith(`${old}/`)) return false;
       let ok = seen.get(rest);
       if (ok === undefined) {
-        ok = pathExists(root2.to + rest);
+        ok = exists(root2.to + rest);
         seen.set(rest, ok);
       }
       return ok;

@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { RewriteError, VenvToolsError } from '../core/errors.js';
+import type { Warning } from '../core/warning.js';
 import type { FileKind } from '../kinds/file-kind.js';
 import {
   bytesToUtf8,
@@ -29,6 +30,7 @@ import {
   type RecordUpdate,
 } from '../kinds/rewrite-record.js';
 import { rewriteShebang } from '../kinds/rewrite-shebang.js';
+import { sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
 
 /** One change the apply step will make; paths are relative to the venv root. */
 export type Edit =
@@ -52,13 +54,6 @@ export type Edit =
       readonly kind: 'pyc-removed';
       readonly reason: string;
     };
-
-/** A warning with a stable code. */
-export interface Warning {
-  readonly code: 'PYC_REMOVED' | 'BINARY_NOT_EDITED' | 'OUTSIDE_REFERENCE' | 'ASSUMED_MOVED_ALONG';
-  readonly message: string;
-  readonly path?: string;
-}
 
 /** A binary file that holds a mapped path; never edited. */
 export interface BinaryHit {
@@ -130,26 +125,6 @@ function rewriteBySyntax(
 export function rewriteText(bytes: Buffer, mappings: readonly Mapping[]): Buffer | undefined {
   const out = replacePaths(fromBytes(bytes), mappings);
   return out === undefined ? undefined : toBytes(out);
-}
-
-/** The tag in a cached pyc's name: `.cpython-311`, with `.opt-1` after it or not. */
-const PYC_TAG = /\.[^./]+-\d+(?:\.opt-\d)?$/;
-const PYCACHE = '__pycache__/';
-
-/**
- * The source .py of a pyc: `d/__pycache__/m.cpython-311.pyc` or legacy `d/m.pyc` -> `d/m.py`
- * (`rel` itself for a name that is only `.pyc`). Asked once per pyc: string slicing, no regex
- * over the whole path.
- */
-export function sourceOfPyc(rel: ByteString): ByteString {
-  if (!rel.endsWith('.pyc') && !rel.endsWith('.pyo')) return rel;
-  const cut = rel.lastIndexOf('/') + 1;
-  let dir = rel.slice(0, cut);
-  let stem = rel.slice(cut, -4);
-  if (dir === PYCACHE || dir.endsWith(`/${PYCACHE}`)) dir = dir.slice(0, -PYCACHE.length);
-  const tag = PYC_TAG.exec(stem);
-  if (tag !== null && tag.index > 0) stem = stem.slice(0, tag.index);
-  return stem === '' ? rel : `${dir}${stem}.py`;
 }
 
 function failRewrite(rel: ByteString, err: RewriteError): VenvToolsError {

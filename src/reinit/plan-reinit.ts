@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { bytesToUtf8, fromBytes, type ByteString } from '../core/path-boundary.js';
-import { parsePyvenvCfg } from '../scan/detect-layout.js';
-import type { JournalRecord } from '../apply/journal.js';
+import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
+import type { JournalRecord } from '../apply/journal-format.js';
 import {
   BASE_CFG_KEYS,
   rewritePyvenvCfgBase,

@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { RewriteError } from '../core/errors.js';
 import { fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
+import { INTERPRETER_KEYS } from '../kinds/pyvenv-cfg.js';
 import type { PythonInfo } from './probe-python.js';
 
 /** The new base-interpreter values, as the creators write them. Paths are byte strings. */
@@ -21,17 +22,8 @@ export interface BaseCfgValues {
   readonly interpreter: ByteString;
 }
 
-/** pyvenv.cfg keys reinit owns, in the order reports list them. */
-export const BASE_CFG_KEYS = [
-  'home',
-  'executable',
-  'base-executable',
-  'base-prefix',
-  'base-exec-prefix',
-  'version',
-  'version_info',
-  'command',
-] as const;
+/** pyvenv.cfg keys reinit owns, in the order reports list them: the interpreter's, and `command`. */
+export const BASE_CFG_KEYS = [...INTERPRETER_KEYS, 'command'] as const;
 
 export type BaseCfgKey = (typeof BASE_CFG_KEYS)[number];
 

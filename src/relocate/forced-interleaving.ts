@@ -1,5 +1,5 @@
 /**
- * Test-only hooks that force one interleaving of the two planning threads (plan-files.ts and
+ * Test-only hooks that force one interleaving of the two planning threads (plan-tree.ts and
  * plan-worker.ts), so that the tests drive each branch on purpose instead of hoping that the
  * scheduler takes it. Every real run leaves them off: they are read from environment variables
  * that only the tests set (test/threads-interleave.test.ts).
@@ -53,3 +53,6 @@ export function holdUntil(ok: () => boolean, meanwhile: () => void, limitMs = 60
   }
   return true;
 }
+
+/** Off in every real run; a test's way to drive one interleaving. */
+export const FORCED = forcedInterleaving(process.env);

@@ -1,135 +1,33 @@
 import { performance } from 'node:perf_hooks';
-import {
-  MessageChannel,
-  receiveMessageOnPort,
-  Worker,
-  type MessagePort,
-} from 'node:worker_threads';
 import { fs } from '../core/fs.js';
 import { VenvToolsError } from '../core/errors.js';
-import {
-  bytesToUtf8,
-  fromBytes,
-  toBytes,
-  type ByteString,
-  type Mapping,
-} from '../core/path-boundary.js';
+import { bytesToUtf8, fromBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher, type LargeBinary } from '../scan/search-files.js';
 import { absPath, walkEach } from '../scan/walk-tree.js';
 import { trace } from '../core/trace.js';
-import { forcedInterleaving, holdUntil, threadMinFiles } from './forced-interleaving.js';
-import { BATCH_SIZE } from '../apply/journal.js';
-import type { ApplyHelper } from '../apply/journal-sink.js';
-import { PathList, PathListBuilder, type PathListData } from '../scan/path-list.js';
-import { Planner, type BinaryHit, type EditSink, type Warning } from '../plan/planner.js';
+import { holdUntil, threadMinFiles } from './forced-interleaving.js';
+import type { ApplyHelper } from '../apply/apply-committed.js';
+import { PathList, PathListBuilder } from '../scan/path-list.js';
+import { Planner, type BinaryHit, type EditSink } from '../plan/planner.js';
+import { type Warning } from '../core/warning.js';
+import { type SpareWorker } from './spawn-worker.js';
+import { PhaseClock, claimEach, isRegularFile, noteRecords } from './plan-steps.js';
+import { FORCED } from './forced-interleaving.js';
+import { CTRL, DROPPED, type WorkerInit } from './worker-protocol.js';
+import { type WorkerHandle, beginWork } from './spawn-worker.js';
+import { CTRL_SLOTS } from './worker-protocol.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = threadMinFiles(process.env, 4000);
 
-/** Off in every real run; a test's way to drive one interleaving (forced-interleaving.ts). */
-export const FORCED = forcedInterleaving(process.env);
-
 /**
  * For the tests: VENV_TOOLS_MAIN_PYCS=0 keeps the main thread out of the pyc pass when a worker
- * plans too, so that every pyc is planned before the .py files are known (see planFiles).
+ * plans too, so that every pyc is planned before the .py files are known (see planTree).
  */
 const mainPlansPycs = process.env['VENV_TOOLS_MAIN_PYCS'] !== '0';
 
-/** Slots of the Int32Array both threads share. */
-export const CTRL = {
-  /** The next file of the other-files pass to claim. */
-  claimOthers: 0,
-  /** The next pyc to claim. */
-  claimPycs: 1,
-  /** Bumped by the worker after each message it posts (the main thread waits on it). */
-  posted: 2,
-  /** Set by the main thread: GO_APPLY to start applying, ABORT to stop. */
-  go: 3,
-  /** Set by the worker when it stops, for whatever reason. */
-  exited: 4,
-  /** Records the worker has applied. */
-  applied: 5,
-  /** Frame batches the worker has posted that the main thread has not written yet. */
-  inFlight: 6,
-  /** 1 once the worker began; DROPPED when the main thread gave up on it first. */
-  started: 7,
-  /** Set by the main thread once it has posted the worker's work (the file lists). */
-  init: 8,
-  /** The next chunk of the committed journal to apply (both threads claim). */
-  claimApply: 9,
-  /** Set by the worker before it claims any other file (once the pycs are all claimed). */
-  othersJoined: 10,
-} as const;
-const CTRL_SLOTS = 11;
-export const DROPPED = 2;
-/**
- * The worker waits while this many of its batches (1 MiB each) wait to be written. With the one
- * it fills and the one it just took, it never has more than MAX_IN_FLIGHT + 2 batch buffers.
- */
-export const MAX_IN_FLIGHT = 4;
-export const ABORT = 2;
-export const GO_APPLY = 3;
-
-/** What the worker thread is started with, before the venv is walked. */
-export interface WorkerBoot {
-  readonly ctrl: SharedArrayBuffer;
-  readonly port: MessagePort;
-  /**
-   * Where the main thread hands back each batch buffer (BATCH_SIZE bytes) once it has written it,
-   * for the worker to fill again. Batches travel as transferred ArrayBuffers, not in shared
-   * memory: V8 copies into a SharedArrayBuffer about 15 times slower than into an ArrayBuffer.
-   */
-  readonly returns: MessagePort;
-}
-
-/** The worker's work, posted once the walk has listed the files (structured-cloneable). */
-export interface WorkerInit {
-  readonly root: ByteString;
-  readonly layout: Layout;
-  /** The mappings without their conditions; `along` rebuilds the moved-along one. */
-  readonly mappings: ReadonlyArray<{ from: ByteString; to: ByteString }>;
-  readonly along: { index: number; root2: Mapping; old: ByteString } | undefined;
-  readonly needles: readonly ByteString[];
-  /** The RECORDs, for the worker to note before its pycs. */
-  readonly records: readonly ByteString[];
-  readonly others: PathListData;
-  readonly pycs: PathListData;
-}
-
-/** Messages from the worker thread. */
-export type WorkerMessage =
-  /** `changes`: the edits the frames hold, packed by an EditLog. */
-  | { t: 'frames'; bytes: Uint8Array; crcs: number[]; changes: Uint8Array }
-  | {
-      t: 'noted';
-      /** The pycs the RECORDs list with a hash. */
-      hashWanted: ByteString[];
-      /** The RECORDs that list no pyc with a hash, and those that do. */
-      early: ByteString[];
-      late: ByteString[];
-    }
-  | { t: 'applied' }
-  | {
-      t: 'done';
-      findings: ReturnType<Planner['findings']>;
-      /** New .py contents (from the other files it planned last) and pycs planned with one. */
-      sources: Array<[ByteString, Uint8Array]>;
-      stamped: ByteString[];
-      counterparts: Array<[ByteString, boolean]>;
-      largeBinaries: LargeBinary[];
-      filesRead: number;
-      bytesRead: number;
-      tRead: number;
-      tPlan: number;
-      /** How many of each list it examined, and the journal records it made (completeness). */
-      examinedOthers: number;
-      examinedPycs: number;
-      records: number;
-    }
-  | { t: 'error'; code?: VenvToolsError['code']; message: string; path?: string; stack?: string };
-
-export interface PlanFilesInput {
+export interface PlanTreeInput {
   readonly root: ByteString;
   readonly layout: Layout;
   /** Venv-wide mappings (the venv's own first), conditions included. */
@@ -151,7 +49,7 @@ export interface PlanFilesInput {
   readonly spare?: SpareWorker;
 }
 
-export interface PlanFilesResult {
+export interface PlanTreeResult {
   readonly binaries: BinaryHit[];
   readonly warnings: Warning[];
   readonly largeBinaries: LargeBinary[];
@@ -166,62 +64,6 @@ export interface PlanFilesResult {
    * SpareWorker it passed in) after applying, or when there is nothing to apply.
    */
   readonly helper: ApplyHelper | undefined;
-}
-
-/** True when a regular file is at `rel` (asked only of a pyc's source when the pyc is unusable). */
-export function isRegularFile(root: ByteString, rel: ByteString): boolean {
-  try {
-    return fs.lstatSync(toBytes(`${root}/${rel}`)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Claim files from a shared counter one at a time and hand each to `step`; returns how many this
- * thread examined. `stop` is for the worker only: ABORT in the shared array is the main thread's
- * word to the worker, never a reason for the main thread to leave files unclaimed (a run that
- * dropped its worker once skipped every pyc that way, and still said "Updated").
- */
-export function claimEach(
-  list: PathList,
-  ctrl: Int32Array,
-  slot: number,
-  step: (rel: ByteString) => void,
-  between?: () => void,
-  stop?: () => boolean,
-): number {
-  let n = 0;
-  for (;;) {
-    if (stop !== undefined && stop()) return n;
-    const i = Atomics.add(ctrl, slot, 1);
-    if (i >= list.length) return n;
-    step(list.get(i));
-    n++;
-    if (between !== undefined && (n & 3) === 0) between();
-  }
-}
-
-/**
- * Read each RECORD and note which pycs it lists with a hash (only a pyc's hash is made on
- * demand, so this comes before any pyc is planned). `early`: the RECORDs that list none, which
- * can be rewritten as soon as every other file is planned; `late`: those that wait for the pycs.
- */
-export function noteRecords(
-  records: readonly ByteString[],
-  searcher: FileSearcher,
-  planner: Planner,
-  clock: PhaseClock,
-): { early: ByteString[]; late: ByteString[] } {
-  const early: ByteString[] = [];
-  const late: ByteString[] = [];
-  for (const rel of records) {
-    const r = clock.read(() => searcher.read(rel, true));
-    const waits = r === undefined || clock.plan(() => planner.noteRecord(rel, r.bytes));
-    (waits ? late : early).push(rel);
-  }
-  trace('records noted');
-  return { early, late };
 }
 
 function incomplete(what: string): VenvToolsError {
@@ -255,26 +97,6 @@ function pycsOfNewSources(pycs: PathList, planner: Planner, between: () => void)
   return out;
 }
 
-/** Times reads and planning steps, for the phase report. */
-export class PhaseClock {
-  tRead = 0;
-  tPlan = 0;
-  read<T>(f: () => T): T {
-    return this.timed('tRead', f);
-  }
-  plan<T>(f: () => T): T {
-    return this.timed('tPlan', f);
-  }
-  private timed<T>(into: 'tRead' | 'tPlan', f: () => T): T {
-    const t = performance.now();
-    try {
-      return f();
-    } finally {
-      this[into] += performance.now() - t;
-    }
-  }
-}
-
 /**
  * Read every file once and plan it (DESIGN.md "scan -> plan"), in the orders the Planner needs:
  * RECORDs noted first, then the other files, then the pycs, then the RECORDs rewritten and the
@@ -284,7 +106,7 @@ export class PhaseClock {
  * batches. Its pycs are planned before the .py files are known, so those of a .py this run
  * rewrites are planned again at the end (Planner.pycAgain).
  */
-export function planFiles(input: PlanFilesInput): PlanFilesResult {
+export function planTree(input: PlanTreeInput): PlanTreeResult {
   const { root } = input;
   trace('walk');
   const t0 = performance.now();
@@ -327,7 +149,17 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     input.frames !== undefined &&
     (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
   ) {
-    worker = beginWork(input.spare, input, { others, pycs, records });
+    const init: WorkerInit = {
+      root: input.root,
+      layout: input.layout,
+      mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
+      along: input.along,
+      needles: input.needles.map(fromBytes),
+      records,
+      others: { bytes: others.bytes, ends: others.ends, length: others.length },
+      pycs: { bytes: pycs.bytes, ends: pycs.ends, length: pycs.length },
+    };
+    worker = beginWork(input.spare, init, input.frames);
   } else {
     input.spare?.close();
   }
@@ -543,159 +375,4 @@ export function planFiles(input: PlanFilesInput): PlanFilesResult {
     threads,
     helper: worker,
   };
-}
-
-interface WorkerHandle extends ApplyHelper {
-  readonly ctrl: Int32Array;
-  /** Journal records of the worker's batches written so far. */
-  recordsTaken(): number;
-  /** Handle every message the worker has posted so far. */
-  drain(): void;
-  /** Wait for the worker's message of type `t`, handling the others meanwhile. */
-  waitFor<T extends 'noted' | 'done' | 'applied'>(t: T): Extract<WorkerMessage, { t: T }>;
-  /** Stop the worker wherever it is, and let it go. */
-  close(): void;
-}
-
-/** A planning worker started before the walk, waiting for its work (see beginWork). */
-export interface SpareWorker {
-  readonly ctrl: Int32Array;
-  readonly port: MessagePort;
-  readonly returns: MessagePort;
-  /** Stop it (wherever it is) and let it go; again is harmless. */
-  close(): void;
-}
-
-/**
- * Start a planning worker now, so that it boots (about 0.1 s: a fresh isolate loads its
- * modules) while this thread checks and walks the venv. Undefined where threads cannot start.
- */
-export function spawnPlanWorker(): SpareWorker | undefined {
-  const { port1, port2 } = new MessageChannel();
-  const back = new MessageChannel();
-  const ctrl = new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
-  const boot: WorkerBoot = {
-    ctrl: ctrl.buffer as SharedArrayBuffer,
-    port: port2,
-    returns: back.port2,
-  };
-  let worker: Worker;
-  try {
-    worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
-      workerData: boot,
-      transferList: [port2, back.port2],
-      // Its garbage is short-lived (each file's content and rewrite): a small young generation
-      // keeps the process's peak memory down, at no measurable cost in time.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
-  } catch {
-    return undefined; // no threads here (a limit, an embedder): one thread does it all
-  }
-  // A worker that fails to load never begins, and is dropped (planFiles); its error event is
-  // seen only after this run, so it must not crash the process then.
-  worker.on('error', () => undefined);
-  worker.unref();
-  let closed = false;
-  return {
-    ctrl,
-    port: port1,
-    returns: back.port1,
-    close() {
-      if (closed) return;
-      closed = true;
-      if (Atomics.load(ctrl, CTRL.exited) !== 1) {
-        Atomics.store(ctrl, CTRL.go, ABORT);
-        Atomics.notify(ctrl, CTRL.go);
-        Atomics.notify(ctrl, CTRL.init);
-      }
-      port1.close();
-      back.port1.close();
-    },
-  };
-}
-
-/** Hand a spare worker its work: the lists the walk made. */
-function beginWork(
-  spare: SpareWorker,
-  input: PlanFilesInput,
-  lists: { others: PathList; pycs: PathList; records: ByteString[] },
-): WorkerHandle {
-  const { ctrl, port: port1 } = spare;
-  const init: WorkerInit = {
-    root: input.root,
-    layout: input.layout,
-    mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
-    along: input.along,
-    needles: input.needles.map(fromBytes),
-    records: lists.records,
-    others: { bytes: lists.others.bytes, ends: lists.others.ends, length: lists.others.length },
-    pycs: { bytes: lists.pycs.bytes, ends: lists.pycs.ends, length: lists.pycs.length },
-  };
-  port1.postMessage(init);
-  Atomics.store(ctrl, CTRL.init, 1);
-  Atomics.notify(ctrl, CTRL.init);
-  const got = new Map<string, WorkerMessage>();
-  let taken = 0;
-  const onMessage = (m: WorkerMessage) => {
-    if (m.t === 'frames') {
-      const b = Buffer.from(m.bytes.buffer, m.bytes.byteOffset, m.bytes.byteLength);
-      (input.frames as NonNullable<PlanFilesInput['frames']>)(b, m.crcs, m.changes);
-      taken += m.crcs.length;
-      // Written: back to the worker (before it may go on, so that it need not make another).
-      const ab = m.bytes.buffer as ArrayBuffer;
-      if (ab.byteLength === BATCH_SIZE) spare.returns.postMessage(ab, [ab]);
-      Atomics.sub(ctrl, CTRL.inFlight, 1);
-      Atomics.notify(ctrl, CTRL.inFlight);
-    } else if (m.t === 'error') {
-      throw m.code === undefined
-        ? Object.assign(new Error(`in the planning thread: ${m.message}`), { stack: m.stack })
-        : new VenvToolsError(m.code, m.message, m.path);
-    } else {
-      got.set(m.t, m);
-    }
-  };
-  const drain = () => {
-    for (let r = receiveMessageOnPort(port1); r !== undefined; r = receiveMessageOnPort(port1)) {
-      onMessage(r.message as WorkerMessage);
-    }
-  };
-  const handle: WorkerHandle = {
-    ctrl,
-    recordsTaken: () => taken,
-    drain,
-    waitFor(t) {
-      for (;;) {
-        const seq = Atomics.load(ctrl, CTRL.posted);
-        drain();
-        const m = got.get(t);
-        if (m !== undefined) return m as never;
-        if (Atomics.load(ctrl, CTRL.exited) === 1) {
-          drain();
-          if (got.has(t)) continue;
-          throw new Error('the planning thread stopped without finishing');
-        }
-        Atomics.wait(ctrl, CTRL.posted, seq, 1000);
-      }
-    },
-    start(bounds) {
-      port1.postMessage(bounds);
-      Atomics.store(ctrl, CTRL.go, GO_APPLY);
-      Atomics.notify(ctrl, CTRL.go);
-    },
-    claim: () => Atomics.add(ctrl, CTRL.claimApply, 1),
-    applied: () => Atomics.load(ctrl, CTRL.applied),
-    wait() {
-      handle.waitFor('applied');
-    },
-    stop() {
-      Atomics.store(ctrl, CTRL.go, ABORT);
-      Atomics.notify(ctrl, CTRL.go);
-      // It stops between two records; a write it is in the middle of finishes first.
-      while (Atomics.load(ctrl, CTRL.exited) !== 1) {
-        Atomics.wait(ctrl, CTRL.exited, 0, 1000);
-      }
-    },
-    close: () => spare.close(),
-  };
-  return handle;
 }

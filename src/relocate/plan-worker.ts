@@ -1,5 +1,5 @@
 /**
- * The second planning thread (see plan-files.ts): notes the RECORDs, then plans the pycs while
+ * The second planning thread (see plan-tree.ts): notes the RECORDs, then plans the pycs while
  * the main thread plans the other files, then helps with those. It claims files from the
  * counters it shares with the main thread and hands its edits over as journal frames. Only the
  * main thread writes the journal; once it is committed, both threads apply chunks of it.
@@ -11,26 +11,26 @@ import type { FileKind } from '../kinds/file-kind.js';
 import { toBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { trace } from '../core/trace.js';
-import { BATCH_SIZE, FrameBatch, type JournalRecord } from '../apply/journal.js';
+import { BATCH_SIZE, type JournalRecord } from '../apply/journal-format.js';
+import { FrameBatch } from '../apply/journal-writer.js';
 import { EditLog, type EditSummary } from '../plan/edit-log.js';
 import { holdUntil } from './forced-interleaving.js';
-import { applyCommitted, writeRecord } from '../apply/journal-sink.js';
+import { writeRecord } from '../apply/journal-sink.js';
+import { applyCommitted } from '../apply/apply-committed.js';
 import { movedAlong } from '../plan/moved-root.js';
+import { pathExists } from '../core/real-path.js';
 import { PathList } from '../scan/path-list.js';
+import { FORCED } from './forced-interleaving.js';
+import { claimEach, isRegularFile, noteRecords, PhaseClock } from './plan-steps.js';
 import {
   ABORT,
-  claimEach,
   CTRL,
-  FORCED,
   GO_APPLY,
-  isRegularFile,
   MAX_IN_FLIGHT,
-  noteRecords,
-  PhaseClock,
   type WorkerBoot,
   type WorkerInit,
   type WorkerMessage,
-} from './plan-tree.js';
+} from './worker-protocol.js';
 import { Planner, type EditSink } from '../plan/planner.js';
 
 trace('worker loaded');
@@ -74,7 +74,7 @@ function run(): void {
   const counterparts = new Map<ByteString, boolean>();
   const mappings: Mapping[] = init.mappings.map((m, i) =>
     init.along !== undefined && i === init.along.index
-      ? movedAlong(init.along.root2, init.along.old, counterparts)
+      ? movedAlong(init.along.root2, init.along.old, counterparts, pathExists)
       : m,
   );
   // Each batch buffer goes to the main thread and comes back once written: a few are made.
@@ -127,7 +127,7 @@ function run(): void {
   // Which pycs the RECORDs list with a hash, before any pyc is planned (here and there).
   const { early, late } = noteRecords(init.records, searcher, planner, clock);
   post({ t: 'noted', hashWanted: planner.wantedHashes(), early, late });
-  // The pycs, before the .py files are known (plan-files.ts plans again those of a .py the run
+  // The pycs, before the .py files are known (plan-tree.ts plans again those of a .py the run
   // rewrites), then whatever other files the main thread has not claimed yet.
   const pycs = PathList.of(init.pycs);
   let stall = FORCED === 'stall';

@@ -1,6 +1,4 @@
-import type { ArchiveReport } from '../commands/inspect-archive.js';
-import type { PackReport } from '../commands/pack.js';
-import type { ArchiveLayout, UnpackReport } from '../commands/unpack.js';
+import type { ArchiveLayout, ArchiveReport, PackReport, UnpackReport } from './archive-report.js';
 import { formatCounts, NO_PAINT, type Paint } from './format-report.js';
 
 function mb(bytes: number): string {

@@ -7,7 +7,7 @@
 import type { Paint } from './format-report.js';
 import { NO_PAINT } from './format-report.js';
 import { bytesToUtf8, fromBytes, utf8ToBytes, type ByteString } from '../core/path-boundary.js';
-import type { ReinitReport } from '../commands/reinitialize.js';
+import type { ReinitReport } from '../reinit/reinit-report.js';
 import { rewritePyvenvCfgBase } from '../reinit/rewrite-pyvenv-cfg-base.js';
 import type { Edit } from '../plan/planner.js';
 

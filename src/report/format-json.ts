@@ -8,12 +8,13 @@
 import type { VenvToolsError } from '../core/errors.js';
 import type { FileKind } from '../kinds/file-kind.js';
 import type { Recovery } from '../apply/recover-journal.js';
-import type { RelocationReport } from '../commands/relocate-venv.js';
-import type { ReinitReport } from '../commands/reinitialize.js';
+import type { RelocationReport } from '../relocate/relocation-report.js';
+import type { ReinitReport } from '../reinit/reinit-report.js';
 import type { Layout } from '../scan/detect-layout.js';
-import type { LocationReport, ScannedFile, ScanReport } from '../commands/scan-venv.js';
+import type { ScanReport } from './scan-report.js';
+import type { LocationReport, ScannedFile } from '../scan/locations.js';
 import type { Fix } from '../verify/fix-command.js';
-import type { VerifyReport } from '../commands/verify-venv.js';
+import type { VerifyReport } from '../verify/verify-report.js';
 
 /** Bumped only when a field is removed or changes meaning; new fields keep the version. */
 export const SCHEMA_VERSION = 1;

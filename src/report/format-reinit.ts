@@ -1,5 +1,5 @@
 import { NO_PAINT, type Paint } from './format-report.js';
-import type { ReinitReport } from '../commands/reinitialize.js';
+import type { ReinitReport } from '../reinit/reinit-report.js';
 
 function howFound(r: ReinitReport): string {
   switch (r.interpreter.how) {

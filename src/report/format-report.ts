@@ -1,7 +1,8 @@
 import { ALL_KINDS, type FileKind } from '../kinds/file-kind.js';
-import type { RelocationReport } from '../commands/relocate-venv.js';
+import type { RelocationReport } from '../relocate/relocation-report.js';
 import type { Layout } from '../scan/detect-layout.js';
-import type { LocationReport, ScanReport, ScanState } from '../commands/scan-venv.js';
+import type { ScanReport } from './scan-report.js';
+import type { LocationReport, ScanState } from '../scan/locations.js';
 
 /** Paint functions; the CLI passes chalk's or identity ones (no colour off a TTY). */
 export interface Paint {

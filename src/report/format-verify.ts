@@ -1,6 +1,6 @@
 import { NO_PAINT, type Paint } from './format-report.js';
 import { CHECK_NAMES, type CheckResult } from '../verify/check-result.js';
-import type { VerifyReport } from '../commands/verify-venv.js';
+import type { VerifyReport } from '../verify/verify-report.js';
 
 /** Check names are padded to one width, so summaries line up. */
 const WIDTH = Math.max(...CHECK_NAMES.map((n) => n.length));

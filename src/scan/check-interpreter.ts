@@ -8,8 +8,10 @@ import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
 import { errnoOf } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
-import { parsePyvenvCfg, type Layout } from './detect-layout.js';
-import type { RunWarning } from '../commands/relocate-venv.js';
+import { type Layout } from './detect-layout.js';
+import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
+import type { Warning } from '../core/warning.js';
+import { realOrSelf } from '../core/real-path.js';
 
 // Linux gives up after 40 links (ELOOP); so do we.
 const MAX_LINKS = 40;
@@ -39,17 +41,9 @@ function follow(start: ByteString, root: ByteString, venvPaths: readonly ByteStr
     const target = fromBytes(fs.readlinkSync(toBytes(cur), { encoding: 'buffer' }) as Buffer);
     cur = target.startsWith('/')
       ? inVenv(posix.normalize(target), root, venvPaths)
-      : posix.join(realDir(posix.dirname(cur)), target);
+      : posix.join(realOrSelf(posix.dirname(cur)), target);
   }
   return { exists: false, end: cur };
-}
-
-function realDir(dir: ByteString): ByteString {
-  try {
-    return fromBytes(fs.realpathSync(toBytes(dir), { encoding: 'buffer' }) as unknown as Buffer);
-  } catch {
-    return dir;
-  }
 }
 
 function inVenv(p: ByteString, root: ByteString, venvPaths: readonly ByteString[]): ByteString {
@@ -71,7 +65,7 @@ export function checkInterpreter(
   layout: Layout,
   venvPaths: readonly ByteString[],
   shownPath: string,
-): RunWarning | undefined {
+): Warning | undefined {
   const problems: string[] = [];
   let where: string | undefined;
   const bin = `${root}/${layout.binDir}`;

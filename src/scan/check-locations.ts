@@ -9,9 +9,10 @@ import { VenvToolsError } from '../core/errors.js';
 import { normalizeLocation } from '../core/normalize-location.js';
 import { bytesToUtf8, utf8ToBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
 import { refusedLocation, type Refusal } from '../core/refused-location.js';
-import { describeEvidence, type Evidence } from './find-old-prefix.js';
+import { describeEvidence } from './find-old-prefix.js';
+import { type Evidence } from './evidence.js';
 import { suggestOldPrefix } from './suggest-old-prefix.js';
-import type { RunWarning } from '../commands/relocate-venv.js';
+import type { Warning } from '../core/warning.js';
 
 /** Check that a user-given path is absolute; the message is virtualenv-tools'. */
 export function requireAbsolute(p: string, flag = '--update-path'): void {
@@ -36,7 +37,7 @@ export interface CheckedLocations {
   readonly to: ByteString;
   readonly from: ByteString | undefined;
   readonly maps: Mapping[];
-  readonly warnings: RunWarning[];
+  readonly warnings: Warning[];
 }
 
 /** Why a refused location cannot be a venv's, as the messages say it. */
@@ -57,7 +58,7 @@ function refuse(message: string, location: string): VenvToolsError {
  * `--force-from` overrides.
  */
 export function checkLocations(given: GivenLocations): CheckedLocations {
-  const warnings: RunWarning[] = [];
+  const warnings: Warning[] = [];
   const normal = (value: string, flag: string, shown = `${flag} ${value}`): string => {
     requireAbsolute(value, flag);
     const n = normalizeLocation(value);

@@ -1,5 +1,6 @@
 import { fs } from '../core/fs.js';
 import { VenvToolsError } from '../core/errors.js';
+import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
 
 /** What the scanner knows about a venv's shape. Paths are relative to the venv root. */
 export interface Layout {
@@ -45,17 +46,6 @@ export function joinAsGiven(given: string, rel: string): string {
 function notAVenv(given: string, what: 'directory' | 'file', rel: string): VenvToolsError {
   const p = joinAsGiven(given, rel);
   return new VenvToolsError('NOT_A_VENV', `${given} is not a virtualenv: not a ${what}: ${p}`, p);
-}
-
-/** Parse pyvenv.cfg into key/value pairs (keys lower-cased; the file format is `key = value`). */
-export function parsePyvenvCfg(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const eq = line.indexOf('=');
-    if (eq <= 0) continue;
-    out.set(line.slice(0, eq).trim().toLowerCase(), line.slice(eq + 1).trim());
-  }
-  return out;
 }
 
 /**

@@ -4,68 +4,9 @@ import { bytesToUtf8, stripTrailingSlash, type ByteString } from '../core/path-b
 import { activateFlavor } from '../kinds/rewrite-activate.js';
 import { activateEvidence } from '../kinds/activate-evidence.js';
 import { parseShebang } from '../kinds/parse-shebang.js';
+import type { Evidence, EvidenceFiles } from './evidence.js';
 import { suggestOldPrefix } from './suggest-old-prefix.js';
-
-/** Where a piece of evidence comes from. */
-export type EvidenceSource =
-  | 'activate'
-  | 'shebang'
-  | 'pyvenv.cfg'
-  /** The prefix in front of a pyc's `co_filename`: where it was compiled. */
-  | 'pyc'
-  /** An absolute RECORD row inside a venv-shaped location. */
-  | 'record'
-  | 'pth'
-  | 'egg-link';
-
-/** One place that names a venv location. */
-export interface Evidence {
-  /**
-   * File it came from, relative to the venv root (byte string). For a summary of several files
-   * (`count` > 1), the first of them in path order.
-   */
-  readonly file: ByteString;
-  readonly source: EvidenceSource;
-  /** The location it names (byte string, no trailing slash). */
-  readonly location: ByteString;
-  /**
-   * How many files of this source name this location: pycs, RECORDs, .pth and egg-link files
-   * are summarised, one piece of evidence per location and source, so reports stay readable.
-   * Absent: one.
-   */
-  readonly count?: number;
-}
-
-/** The files the evidence is read from, with their bytes. */
-export interface EvidenceFiles {
-  /** bin/* regular files: activate scripts and scripts. */
-  readonly bin: ReadonlyArray<{ name: ByteString; bytes: Buffer }>;
-  readonly pyvenvCfg: Buffer | undefined;
-  /** pyvenv.cfg `home`, used to tell the base interpreter's shebangs from the venv's own. */
-  readonly home: ByteString | undefined;
-}
-
-/** The venv argument of pyvenv.cfg's `command = PY -m venv [OPTIONS] DIR` (CPython 3.11+). */
-export function commandVenvDir(cfg: ByteString): ByteString | undefined {
-  for (const line of cfg.split(/\r?\n/)) {
-    const m = /^\s*command\s*=\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const value = (m[1] ?? '').trimEnd();
-    const at = value.indexOf(' -m venv ');
-    if (at === -1) continue;
-    // venv writes its options as single words before the directory, which it writes last and
-    // unquoted (Lib/venv/__init__.py, 3.11+); `--prompt="..."` may hold spaces.
-    let rest = value.slice(at + ' -m venv '.length);
-    for (;;) {
-      rest = rest.trimStart();
-      if (!rest.startsWith('-')) break;
-      const q = /^--prompt="[^"]*"|^\S+/.exec(rest);
-      rest = rest.slice(q ? q[0].length : rest.length);
-    }
-    if (rest.startsWith('/')) return stripTrailingSlash(rest);
-  }
-  return undefined;
-}
+import { commandVenvDir } from '../kinds/pyvenv-cfg.js';
 
 /** The venv a script's interpreter lives in: `/x/bin/python3` -> `/x`; undefined otherwise. */
 function venvOfInterpreter(

@@ -19,7 +19,7 @@ import {
   TYPE_SHORT_ASCII_INTERNED,
   TYPE_UNICODE,
 } from '../kinds/pyc/walk-marshal.js';
-import { sourceOfPyc } from '../plan/planner.js';
+import { sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
 
 // A path is at most PATH_MAX (4096) bytes: a location longer than that is not looked for.
 const MAX_PREFIX = 4096;

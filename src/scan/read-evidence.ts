@@ -8,21 +8,29 @@ import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
-import { parsePyvenvCfg, type Layout } from './detect-layout.js';
-import { gatherEvidence, type Evidence, type EvidenceSource } from './find-old-prefix.js';
+import { type Layout } from './detect-layout.js';
+import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
+import { gatherEvidence } from './find-old-prefix.js';
+import { type Evidence, type EvidenceSource } from './evidence.js';
 import { pycCompiledAt } from './pyc-compiled-at.js';
 import { FileSearcher } from './search-files.js';
 import { pthLocations, recordLocations } from './site-evidence.js';
 import { walkEach } from './walk-tree.js';
+import { realPath } from '../core/real-path.js';
 
 // Scripts pip writes are a few KB; a multi-megabyte file in bin/ is a binary, not a script.
 const MAX_SCRIPT_SIZE = 4 << 20;
 
 /**
- * Every piece of evidence for the venv's recorded location (see gatherEvidence); with `deep`,
- * also what its pycs, RECORDs, `.pth` and `.egg-link` files name (see readDeepEvidence).
+ * Every piece of evidence for the venv's recorded location (see gatherEvidence); with `deep`
+ * (or when `deep` says so of that cheap evidence), also what its pycs, RECORDs, `.pth` and
+ * `.egg-link` files name (see readDeepEvidence).
  */
-export function readEvidence(root: ByteString, layout: Layout, deep = false): Evidence[] {
+export function readEvidence(
+  root: ByteString,
+  layout: Layout,
+  deep: boolean | ((cheap: readonly Evidence[]) => boolean) = false,
+): Evidence[] {
   const bin: Array<{ name: ByteString; bytes: Buffer }> = [];
   const binAbs = `${root}/${layout.binDir}`;
   const names = fs.readdirSync(toBytes(binAbs), { encoding: 'buffer' }) as unknown as Buffer[];
@@ -55,7 +63,7 @@ export function readEvidence(root: ByteString, layout: Layout, deep = false): Ev
   }
   const home = keys.get('home');
   const cheap = gatherEvidence({ bin, pyvenvCfg: cfg, home });
-  if (!deep) return cheap;
+  if (!(typeof deep === 'function' ? deep(cheap) : deep)) return cheap;
   // The base interpreter's own prefix has a lib/pythonX.Y/site-packages too: a .pth naming it
   // says nothing about where the venv is.
   const base = [keys.get('base-prefix'), home === undefined ? undefined : posix.dirname(home)];
@@ -69,17 +77,9 @@ export function readEvidence(root: ByteString, layout: Layout, deep = false): Ev
   ];
 }
 
-function realpathOf(p: ByteString): ByteString | undefined {
-  try {
-    return fromBytes(fs.realpathSync(toBytes(p), { encoding: 'buffer' }) as unknown as Buffer);
-  } catch {
-    return undefined;
-  }
-}
-
 function sameFolder(a: ByteString, b: ByteString): boolean {
-  const ra = realpathOf(a);
-  return ra !== undefined && ra === realpathOf(b);
+  const ra = realPath(a);
+  return ra !== undefined && ra === realPath(b);
 }
 
 // Prefixes that hold a lib/pythonX.Y/site-packages of a Python installation, never a venv's.

@@ -6,7 +6,7 @@
  * which can look at the disk, to judge.
  */
 import { fromBytes, stripTrailingSlash, type ByteString } from '../core/path-boundary.js';
-import { readRecordRows } from '../verify/read-record.js';
+import { parseRecord } from '../kinds/record.js';
 
 const SITE = /\/lib\/(?:python|pypy)\d+\.\d+\/site-packages(?:\/|$)/;
 
@@ -49,7 +49,7 @@ export function pthLocations(bytes: Buffer): ByteString[] {
 /** The venv-shaped prefixes the absolute rows of a RECORD name. */
 export function recordLocations(bytes: Buffer): ByteString[] {
   const out: ByteString[] = [];
-  for (const row of readRecordRows(fromBytes(bytes))) {
+  for (const row of parseRecord(fromBytes(bytes)).rows) {
     const loc = venvOfSitePath(row.path);
     if (loc !== undefined) out.push(loc);
   }

@@ -1,7 +1,7 @@
 import { normalizeLocation } from '../core/normalize-location.js';
 import type { ByteString } from '../core/path-boundary.js';
 import { refusedLocation } from '../core/refused-location.js';
-import type { Evidence } from './find-old-prefix.js';
+import type { Evidence } from './evidence.js';
 
 /**
  * The old location a message may suggest with `--from`: of the locations the evidence names,

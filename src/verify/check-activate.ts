@@ -1,7 +1,7 @@
 import { fs } from '../core/fs.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { activateFlavor } from '../kinds/rewrite-activate.js';
-import type { Evidence } from '../scan/find-old-prefix.js';
+import type { Evidence } from '../scan/evidence.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 
 /**

@@ -1,7 +1,8 @@
 import { ALL_KINDS, KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
 import { bytesToUtf8, type ByteString } from '../core/path-boundary.js';
-import type { RelocationReport } from '../commands/relocate-venv.js';
-import { isHere, type OpenedVenv, type ScannedFile } from '../commands/scan-venv.js';
+import type { RelocationReport } from '../relocate/relocation-report.js';
+import type { Evidence } from '../scan/evidence.js';
+import { isHere, type LocationReport, type ScannedFile } from '../scan/locations.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 import type { OldPathSearch } from './search-old-paths.js';
 
@@ -16,6 +17,13 @@ export interface ForeignPaths {
   readonly binaries: RelocationReport['binaries'];
 }
 
+/** What this check needs of an opened venv: where it stands, and what its evidence names. */
+export interface VenvSeen {
+  readonly root: ByteString;
+  readonly evidence: readonly Evidence[];
+  readonly locations: readonly LocationReport[];
+}
+
 const KIND_WORD: Partial<Record<FileKind, string>> = {
   shebang: 'script',
   'pyvenv-cfg': 'pyvenv.cfg',
@@ -25,7 +33,7 @@ const KIND_WORD: Partial<Record<FileKind, string>> = {
 };
 
 /** The locations the evidence names that are not where the venv stands (byte strings). */
-export function foreignLocations(venv: OpenedVenv): ByteString[] {
+export function foreignLocations(venv: VenvSeen): ByteString[] {
   return [...new Set(venv.evidence.map((e) => e.location))].filter((l) => !isHere(l, venv.root));
 }
 
@@ -35,7 +43,7 @@ export function foreignLocations(venv: OpenedVenv): ByteString[] {
  * .pth files); the files are found by a byte search of the whole tree (search-old-paths.ts),
  * so this check agrees with `grep -r OLD` and not only with what a relocation rewrites.
  */
-export function checkForeignPaths(venv: OpenedVenv, search: OldPathSearch): ForeignPaths {
+export function checkForeignPaths(venv: VenvSeen, search: OldPathSearch): ForeignPaths {
   const foreign = foreignLocations(venv).map(bytesToUtf8);
   const none = { foreign, stale: [], binaries: [] };
   if (venv.locations.length === 0) {

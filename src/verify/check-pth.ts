@@ -5,6 +5,7 @@ import { isVenvFolder } from '../scan/is-venv-folder.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { pthPathLines } from '../scan/site-evidence.js';
 import { plural, result, type CheckResult } from './check-result.js';
+import { realOrSelf } from '../core/real-path.js';
 
 function exists(p: ByteString): boolean {
   try {
@@ -12,14 +13,6 @@ function exists(p: ByteString): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function realpathOf(p: ByteString): ByteString {
-  try {
-    return fromBytes(fs.realpathSync(toBytes(p), { encoding: 'buffer' }) as unknown as Buffer);
-  } catch {
-    return p;
   }
 }
 
@@ -59,7 +52,7 @@ export function checkPth(
     return result('pth', `no .pth or .egg-link in ${sitePackages}`, [], [], true);
   }
   const searcher = new FileSearcher(root, []);
-  const here = realpathOf(root);
+  const here = realOrSelf(root);
   const problems: Array<{ message: string; paths: string[] }> = [];
   let paths = 0;
   for (const name of names) {
@@ -89,7 +82,7 @@ export function checkPth(
         continue;
       }
       const venv = venvHolding(abs);
-      if (venv !== undefined && realpathOf(venv) !== here) {
+      if (venv !== undefined && realOrSelf(venv) !== here) {
         problems.push({
           message: `${what}, inside another venv (${bytesToUtf8(venv)}); ${relocateFix ?? 'remove the line, or install that package into this venv'}`,
           paths: [shown],

@@ -1,7 +1,7 @@
 import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
-import { sourceOfPyc } from '../plan/planner.js';
+import { sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';

@@ -1,15 +1,8 @@
 import { fs } from '../core/fs.js';
-import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
 import { runProbe } from '../reinit/probe-python.js';
 import { result, type CheckResult } from './check-result.js';
-
-function realpathOf(p: ByteString): ByteString {
-  try {
-    return fromBytes(fs.realpathSync(toBytes(p), { encoding: 'buffer' }) as unknown as Buffer);
-  } catch {
-    return p;
-  }
-}
+import { realOrSelf } from '../core/real-path.js';
 
 /** What bin/python said about itself, for the report. */
 export interface PythonSeen {
@@ -57,7 +50,7 @@ export function checkPython(
     basePrefix: bytesToUtf8(info.basePrefix),
   };
   const summary = `${shown} runs Python ${info.version} with sys.prefix ${seen.prefix}`;
-  if (realpathOf(info.prefix) !== realpathOf(root)) {
+  if (realOrSelf(info.prefix) !== realOrSelf(root)) {
     return {
       result: result('python', summary, [
         {

@@ -4,7 +4,7 @@ import { fs } from '../core/fs.js';
 import { errnoOf } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { plural, result, type CheckResult } from './check-result.js';
-import { readRecordRows } from './read-record.js';
+import { parseRecord } from '../kinds/record.js';
 
 const HASHES = new Set(getHashes());
 
@@ -65,7 +65,7 @@ export function checkRecord(
       });
       continue;
     }
-    for (const row of readRecordRows(fromBytes(bytes))) {
+    for (const row of parseRecord(fromBytes(bytes)).rows) {
       if (row.hash !== '') work.push({ record, ...row });
     }
   }

@@ -18,7 +18,7 @@ import {
 import { percentEncodePath } from '../kinds/file-url.js';
 import { countPathMatches } from '../plan/planner.js';
 import { fileNameToPyStr } from '../kinds/pyc/utf8.js';
-import { safeNeedle } from '../commands/relocate-venv.js';
+import { safeNeedle } from '../scan/safe-needle.js';
 import { jsonEscapePath } from '../kinds/rewrite-json.js';
 import { binaryFormat, classifyFile } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';

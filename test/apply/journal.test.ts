@@ -11,13 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { VenvToolsError } from '../../src/core/errors.js';
-import {
-  JOURNAL_NAME,
-  parseJournal,
-  UnreadableJournalError,
-  writeJournal,
-  type JournalRecord,
-} from '../../src/apply/journal.js';
+import { JOURNAL_NAME, type JournalRecord } from '../../src/apply/journal-format.js';
+import { writeJournal } from '../../src/apply/journal-writer.js';
+import { parseJournal, UnreadableJournalError } from '../../src/apply/journal-reader.js';
 import { commonHead, writeRecord } from '../../src/apply/journal-sink.js';
 import { recoverJournal } from '../../src/apply/recover-journal.js';
 

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { parseCli, UsageError } from '../../src/cli/parse-cli.js';
+import { parseCli } from '../../src/cli/parse-cli.js';
+import { UsageError } from '../../src/cli/cli-request.js';
 
 const compat = (over: Record<string, unknown>) => ({
   mode: 'compat',

@@ -6,6 +6,7 @@ import { createProgress, renderBar } from '../../src/core/progress.js';
 import { unifiedDiff } from '../../src/report/format-diff.js';
 import { CLI, cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons, type Python } from '../helpers/pythons.js';
+import { needing, type Missing } from '../helpers/require-tool.js';
 import { freshDir } from '../helpers/scratch.js';
 import { moveApp, smallVenv } from '../helpers/small-venv.js';
 import { haveScript, runInTty } from '../helpers/tty.js';
@@ -261,16 +262,19 @@ test('unifiedDiff output applies with patch(1) and is no longer than GNU diff -d
   t.log(`${cases} differing pairs checked`);
 });
 
-test('reinit --dry-run --diff shows the pyvenv.cfg changes a real run then makes', (t) => {
-  const byMinor = new Map<string, Python[]>();
-  for (const p of pythons) byMinor.set(p.version, [...(byMinor.get(p.version) ?? []), p]);
-  const pair = [...byMinor.values()].find((ps) => ps.length >= 2);
-  if (pair === undefined) {
-    t.log('no two CPythons of one minor version here, so reinit has nothing to re-point');
-    t.pass();
-    return;
-  }
-  const [from, to] = pair as [Python, Python];
+// reinit re-points a venv at another interpreter of its minor version: two are needed.
+const byMinor = new Map<string, Python[]>();
+for (const p of pythons) byMinor.set(p.version, [...(byMinor.get(p.version) ?? []), p]);
+const PAIR = [...byMinor.values()].find((ps) => ps.length >= 2) as [Python, Python] | undefined;
+const NO_PAIR: Missing = {
+  what: "a second CPython of one minor version (pyenv's 3.11 beside Debian's /usr/bin/python3.11)",
+  install: 'pyenv install 3.11; apt-get install -y python3.11 python3-venv',
+};
+
+const withPair = needing([PAIR === undefined ? NO_PAIR : undefined]);
+withPair('reinit --dry-run --diff shows the pyvenv.cfg changes a real run then makes', (t) => {
+  if (PAIR === undefined) return t.fail(NO_PAIR.what);
+  const [from, to] = PAIR;
   t.log(`venv of ${from.exe}, re-pointed at ${to.exe}`);
   const v = smallVenv(from, 'out-reinit-diff');
   const dry = cli(['reinit', v.venv, '--python', to.exe, '--dry-run', '--diff']);

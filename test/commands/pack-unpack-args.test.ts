@@ -1,5 +1,6 @@
 import test from 'ava';
-import { parseCli, UsageError } from '../../src/cli/parse-cli.js';
+import { UsageError } from '../../src/cli/cli-request.js';
+import { parseCli } from '../../src/cli/parse-cli.js';
 
 // pack and unpack on the command line, apart from what they do: argv -> request.
 

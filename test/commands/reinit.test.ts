@@ -15,7 +15,8 @@ import {
 import { formatReinit } from '../../src/report/format-reinit.js';
 import { planReinit, type AliasState, type ReinitPlanInput } from '../../src/reinit/plan-reinit.js';
 import { parseProbeOutput, PROBE_ARGS, type PythonInfo } from '../../src/reinit/probe-python.js';
-import { reinitialize, type ReinitReport } from '../../src/commands/reinitialize.js';
+import { reinitialize } from '../../src/commands/reinitialize.js';
+import { type ReinitReport } from '../../src/reinit/reinit-report.js';
 import {
   baseCfgValues,
   rewritePyvenvCfgBase,
@@ -24,6 +25,8 @@ import {
 import { relocate } from '../../src/commands/relocate-venv.js';
 import type { Layout } from '../../src/scan/detect-layout.js';
 import { makeWheel, parseScriptReport, type WheelSpec } from '../helpers/make-wheel.js';
+import { pyenvRoot } from '../helpers/pythons.js';
+import { testMissing, type Missing } from '../helpers/require-tool.js';
 import { cleanEnv, run, runOk } from '../helpers/run.js';
 import { freshDir } from '../helpers/scratch.js';
 import { repoPath } from '../helpers/repo-root.js';
@@ -604,7 +607,7 @@ interface Python {
 
 /** pyenv's CPython 3.6+ builds on this machine, by version. */
 function pyenvPythons(): Python[] {
-  const dir = '/root/.pyenv/versions';
+  const dir = path.join(pyenvRoot(), 'versions');
   let names: string[] = [];
   try {
     names = fs.readdirSync(dir);
@@ -646,8 +649,14 @@ const PAIR = (() => {
 /** Any interpreter of another minor version than the pair's, for the mismatch refusal. */
 const OTHER_MINOR =
   PAIR === undefined ? undefined : PYENV.find((p) => p.minor !== PAIR.built.minor);
-const NO_PAIR =
-  'no two interpreters of one minor version here (a pyenv 3.X and /usr/bin/python3.X)';
+const NO_PAIR: Missing = {
+  what: "a pyenv CPython 3.X beside Debian's /usr/bin/python3.X (two interpreters of one minor version)",
+  install: 'pyenv install 3.11; apt-get install -y python3.11 python3-venv',
+};
+const NO_OTHER_MINOR: Missing = {
+  what: "a pyenv CPython of another minor version than the pair's",
+  install: 'pyenv install 3.12',
+};
 
 const ROOT = repoPath();
 const CLI = path.join(ROOT, 'dist', 'bin', 'venv-tools.js');
@@ -773,8 +782,7 @@ function reinitError(fn: () => unknown): VenvToolsError {
 }
 
 if (PAIR === undefined) {
-  test.skip(`re-points a real venv between two interpreters (skipped: ${NO_PAIR})`, () =>
-    undefined);
+  testMissing(NO_PAIR, 're-points a real venv between two interpreters of one minor version');
 } else {
   const { built, system } = PAIR;
 
@@ -893,8 +901,7 @@ if (PAIR === undefined) {
   });
 
   if (OTHER_MINOR === undefined) {
-    test.skip('refuses an interpreter of another minor version (skipped: only one minor version installed)', () =>
-      undefined);
+    testMissing(NO_OTHER_MINOR, 'refuses an interpreter of another minor version');
   } else {
     const other = OTHER_MINOR;
     test(`refuses ${other.full} for a ${built.minor} venv and changes no byte, unless --force`, async (t) => {

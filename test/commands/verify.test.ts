@@ -11,10 +11,12 @@ import {
   type BuiltVenv,
   type Creator,
   type PythonExe,
+  VIRTUALENV_SEEDS,
 } from '../helpers/build-venv.js';
 import { CLI, cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons } from '../helpers/pythons.js';
 import { runOk } from '../helpers/run.js';
+import { testMissing } from '../helpers/require-tool.js';
 import { freshDir } from '../helpers/scratch.js';
 import { moveApp, smallVenv, type SmallVenv } from '../helpers/small-venv.js';
 
@@ -90,6 +92,11 @@ const targets: Array<{ python: PythonExe; creator: Creator }> = [
     ? []
     : [{ python: virtualenvPython, creator: 'virtualenv' as const }]),
 ];
+if (virtualenvPython === undefined)
+  testMissing(
+    VIRTUALENV_SEEDS,
+    'verify on a real virtualenv venv moved by mv fails naming the old path; the printed relocate command fixes it and verify passes',
+  );
 
 for (const { python, creator } of targets) {
   test(`verify on a real ${creator} venv (Python ${python.full}) moved by mv fails naming the old path; the printed relocate command fixes it and verify passes`, async (t) => {

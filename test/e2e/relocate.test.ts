@@ -11,12 +11,14 @@ import {
   type Creator,
   type PythonExe,
   type VenvRecipe,
+  VIRTUALENV_SEEDS,
 } from '../helpers/build-venv.js';
 import { checkRelocated, checksFor } from '../helpers/check-relocated.js';
 import { checkPycFilenames, checkPycsStayValid } from '../helpers/check-pycs.js';
 import { cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons } from '../helpers/pythons.js';
 import { runOk } from '../helpers/run.js';
+import { testMissing } from '../helpers/require-tool.js';
 import { freshDir } from '../helpers/scratch.js';
 
 // Issue "Core relocation": real venvs (python -m venv for every CPython 3.8+ here, and Debian's
@@ -39,6 +41,11 @@ const targets: Array<{ python: PythonExe; creator: Creator; recipe: VenvRecipe }
     ? []
     : [{ python: pythons[0], creator: 'venv' as const, recipe: EGG_LINK }]),
 ];
+if (virtualenvPython === undefined)
+  testMissing(
+    VIRTUALENV_SEEDS,
+    'relocates the basic venv made by virtualenv through long, quoted and look-alike paths',
+  );
 
 test('the machine has Pythons to build venvs with', (t) => {
   t.log(`CPython: ${pythons.map((p) => `${p.full} (${p.exe})`).join(', ')}`);

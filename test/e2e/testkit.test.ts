@@ -22,10 +22,19 @@ import {
   type Creator,
   type PythonExe,
   type VenvRecipe,
+  VIRTUALENV_SEEDS,
 } from '../helpers/build-venv.js';
 import { makeWheel } from '../helpers/make-wheel.js';
-import { findPythons } from '../helpers/pythons.js';
-import { runOk } from '../helpers/run.js';
+import { findPythons, missingPythons } from '../helpers/pythons.js';
+import { cleanEnv, describeFailure, run, runOk } from '../helpers/run.js';
+import {
+  findTool,
+  missingTool,
+  testMissing,
+  needing,
+  TOOLS,
+  type Tool,
+} from '../helpers/require-tool.js';
 import { freshDir } from '../helpers/scratch.js';
 import { BASIC, EGG_LINK, VT_DEMO } from '../fixtures/venvs/recipes.js';
 
@@ -48,6 +57,11 @@ const targets: { python: PythonExe; creator: Creator; recipe: VenvRecipe }[] = [
     ? []
     : [{ python: pythons[0], creator: 'venv' as const, recipe: EGG_LINK }]),
 ];
+if (virtualenvPython === undefined)
+  testMissing(
+    VIRTUALENV_SEEDS,
+    'the basic venv made by virtualenv passes every check where it was built and fails them after a plain mv',
+  );
 
 /** A destination over 127 bytes with a space, both quotes, `$` and non-ASCII letters. */
 function awkwardPlace(): string {
@@ -63,6 +77,29 @@ test('the machine has a CPython 3.8+ to build venvs with', (t) => {
   );
   t.true(pythons.length > 0);
 });
+
+// Every program the suite expects (CI's image has each) must start. A missing one is a skipped
+// test here; under VENV_TOOLS_TEST_STRICT=1, a failing one that says how to install it.
+const STARTS: Readonly<Record<Tool, readonly string[]>> = {
+  bash: ['-c', 'exit 0'],
+  dash: ['-c', 'exit 0'],
+  zsh: ['-f', '-c', 'exit 0'],
+  fish: ['--no-config', '-c', 'exit 0'],
+  tcsh: ['-f', '-c', 'exit 0'],
+  xonsh: ['--no-rc', '-c', 'pass'],
+  virtualenv: ['--version'],
+  pypy3: ['-c', 'import venv'],
+};
+for (const tool of TOOLS) {
+  needing([missingTool(tool)])(`the machine has ${tool}, and it starts`, async (t) => {
+    const env = cleanEnv({ XONSH_DATA_DIR: freshDir('xonsh-data') });
+    const r = await run(findTool(tool) ?? tool, STARTS[tool], { env, timeoutMs: 60_000 });
+    t.is(r.status, 0, `${tool} ${describeFailure(r)}`);
+  });
+}
+// findPythons() fails the whole file under VENV_TOOLS_TEST_STRICT=1 when one of these is missing.
+for (const missing of missingPythons(findPythons()))
+  testMissing(missing, `the machine has ${missing.what}`);
 
 test('makeWheel writes a zip whose RECORD lists every member with its sha256 and size', async (t) => {
   if (newest === undefined) return t.fail('no Python found');
@@ -208,10 +245,13 @@ const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const fishq = (s: string): string => `'${s.replace(/[\\']/g, (c) => `\\${c}`)}'`;
 const cshq = (s: string): string => `'${s.replace(/'/g, `'"'"'`)}'`;
 
-test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward path, in every shell here', async (t) => {
+test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward path, in every shell here, and what activate_this.py sets', async (t) => {
+  if (newest === undefined) return t.fail('no Python found');
   const venv = awkwardPlace();
   const bin = path.join(venv, 'bin');
   fs.mkdirSync(bin, { recursive: true });
+  fs.mkdirSync(path.join(venv, 'lib', 'python3', 'site-packages'), { recursive: true });
+  fs.symlinkSync(newest.exe, path.join(bin, 'python'));
   const write = (want: string): void => {
     fs.writeFileSync(
       path.join(bin, 'activate'),
@@ -225,6 +265,22 @@ test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward 
       path.join(bin, 'activate.csh'),
       `setenv VIRTUAL_ENV ${cshq(want)}\nsetenv PATH "\${VIRTUAL_ENV}/bin:\${PATH}"\n`,
     );
+    // A JSON string is a Python literal too, for these characters.
+    fs.writeFileSync(
+      path.join(bin, 'activate.xsh'),
+      `$VIRTUAL_ENV = ${JSON.stringify(want)}\n$PATH.insert(0, $VIRTUAL_ENV + '/bin')\n`,
+    );
+    fs.writeFileSync(
+      path.join(bin, 'activate_this.py'),
+      [
+        'import os, site, sys',
+        `base = ${JSON.stringify(want)}`,
+        "os.environ['VIRTUAL_ENV'] = base",
+        'sys.prefix = base',
+        "site.addsitedir(os.path.join(base, 'lib', 'python3', 'site-packages'))",
+        '',
+      ].join('\n'),
+    );
   };
 
   write(venv);
@@ -237,7 +293,13 @@ test('the activate check reads VIRTUAL_ENV and PATH byte for byte at an awkward 
   const near = venv.replace('ü', 'u\u0308');
   write(near);
   const bad = await checkActivate(venv);
-  t.is(bad.problems.length, 2 * bad.ran.length, bad.problems.join('\n'));
+  // Two problems (VIRTUAL_ENV and PATH) in each shell, but xonsh's PATH is not compared at a
+  // path with a `$` (its EnvPath expands it); three for activate_this.py (VIRTUAL_ENV,
+  // sys.prefix and the site-packages on sys.path).
+  t.true(bad.ran.includes('activate_this.py'));
+  const shells = bad.ran.filter((r) => r !== 'activate_this.py');
+  const xonsh = shells.includes('xonsh') ? 1 : 0;
+  t.is(bad.problems.length, 2 * shells.length - xonsh + 3, bad.problems.join('\n'));
 });
 
 test('the uninstall check passes a clean pip uninstall and finds files a stale RECORD leaves behind', async (t) => {

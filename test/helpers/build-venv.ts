@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
 import { makeWheel, wheelScripts, type WheelSpec } from './make-wheel.js';
+import type { Missing } from './require-tool.js';
 import { run, runOk } from './run.js';
 import { freshDir, scratchRoot } from './scratch.js';
 
@@ -176,6 +177,30 @@ async function createVenv(opts: BuildVenvOptions): Promise<void> {
     opts.python.exe,
     opts.dir,
   ]);
+  if (!fs.existsSync(path.join(opts.dir, 'bin', 'activate.xsh')))
+    await writeActivateXsh(opts.dir, opts.python.exe);
+}
+
+/**
+ * Write the activate.xsh virtualenv 21.3+ writes into the venv at `dir`, which Debian's
+ * virtualenv (20.17) does not: the fixture's template with the venv's path, an empty prompt and
+ * "bin" as Python literals, made by `python`'s repr() as virtualenv's xonsh activator makes them.
+ */
+export async function writeActivateXsh(dir: string, python: string): Promise<void> {
+  const r = await runOk(python, [
+    '-c',
+    'import sys; sys.stdout.buffer.write("\\0".join(repr(a) for a in sys.argv[1:]).encode("utf-8", "surrogateescape"))',
+    dir,
+    '',
+    'bin',
+  ]);
+  const [venv = '', prompt = '', bin = ''] = r.stdout.toString('utf8').split('\0');
+  const template = fs.readFileSync(path.join(fixtureDir(), 'activate.xsh'), 'utf8');
+  const text = template
+    .replace('__VIRTUAL_ENV__', () => venv)
+    .replace('__VIRTUAL_PROMPT__', () => prompt)
+    .replace('__BIN_NAME__', () => bin);
+  fs.writeFileSync(path.join(dir, 'bin', 'activate.xsh'), text);
 }
 
 const wheelFolders = new Map<string, string>();
@@ -340,15 +365,20 @@ function atLeast(version: string | null, min: readonly number[]): boolean {
   return version !== null && compareVersions(version, min.join('.')) >= 0;
 }
 
-/** The fixture tree test/fixtures/venvs/editable-src, found from this file's place in dist/ or test/. */
-function fixtureSource(): string {
+/** test/fixtures/venvs, found from this file's place in dist/ or test/. */
+function fixtureDir(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const up = path.dirname(dir);
     if (up === dir) throw new Error('buildVenv: cannot find the repository root');
     dir = up;
   }
-  return path.join(dir, 'test', 'fixtures', 'venvs', 'editable-src');
+  return path.join(dir, 'test', 'fixtures', 'venvs');
+}
+
+/** The fixture tree test/fixtures/venvs/editable-src. */
+function fixtureSource(): string {
+  return path.join(fixtureDir(), 'editable-src');
 }
 
 const CONFIGS: Readonly<Record<EditableMode, readonly [string, string]>> = {
@@ -417,6 +447,12 @@ export function virtualenvInfo(): Promise<VirtualenvInfo | undefined> {
   })();
   return virtualenvPromise;
 }
+
+/** What a suite lacks when no CPython here can be seeded by virtualenv offline. */
+export const VIRTUALENV_SEEDS: Missing = {
+  what: "a virtualenv that seeds one of this machine's CPythons offline",
+  install: 'apt-get install -y python3-virtualenv',
+};
 
 /**
  * True when virtualenv can seed a venv of this Python offline. Debian's 20.17 knows no

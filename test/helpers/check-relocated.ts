@@ -106,7 +106,15 @@ export function checkNoOldPaths(
   log: (line: string) => void,
 ): string[] {
   const hits = findOldPaths(venvDir, [opts.oldPath, ...(opts.otherOldPaths ?? [])]);
-  const names = (h: OldPathHit): string => h.names.map((p) => JSON.stringify(p)).join(' and ');
+  const names = (h: OldPathHit): string =>
+    h.names
+      .map((p, k) => {
+        const how = h.spellings[k];
+        return how === undefined || how === 'as is'
+          ? JSON.stringify(p)
+          : `${JSON.stringify(p)} (${how})`;
+      })
+      .join(' and ');
   const problems = hits.text.map((h) => `old path: ${h.file} still names ${names(h)}`);
   problems.push(...hits.symlinks.map((h) => `old path: symlink ${h.file} still names ${names(h)}`));
   if (hits.pycs.length > 0) {

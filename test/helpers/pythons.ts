@@ -6,7 +6,9 @@
 
 import { execFileSync } from 'node:child_process';
 import { readdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { STRICT, strictMessage, type Missing } from './require-tool.js';
 
 /** One interpreter. */
 export interface Python {
@@ -28,9 +30,15 @@ function list(dir: string): string[] {
   }
 }
 
+/** pyenv's root, where pyenv itself looks: $PYENV_ROOT, else ~/.pyenv. */
+export function pyenvRoot(): string {
+  const root = process.env['PYENV_ROOT'];
+  return root !== undefined && root !== '' ? root : join(homedir(), '.pyenv');
+}
+
 function candidates(): string[] {
   const out: string[] = [];
-  const pyenv = process.env.PYENV_ROOT ?? join(process.env.HOME ?? '/root', '.pyenv');
+  const pyenv = pyenvRoot();
   for (const v of list(join(pyenv, 'versions')))
     out.push(join(pyenv, 'versions', v, 'bin', 'python3'));
   const dirs = [...(process.env.PATH ?? '').split(':'), '/usr/bin', '/usr/local/bin'];
@@ -42,7 +50,42 @@ function candidates(): string[] {
   return out;
 }
 
-/** Every CPython >= 3.6 on this machine, one per distinct executable, oldest first. */
+/** The minor versions the suite expects from pyenv (CI's image has each). */
+const PYENV_MINORS = ['3.6', '3.7', '3.8', '3.9', '3.10', '3.11', '3.12', '3.13'];
+const DEBIAN_PYTHON = '/usr/bin/python3.11';
+
+function realOrUndefined(p: string): string | undefined {
+  try {
+    return realpathSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The expected CPythons that `pythons` lacks: pyenv's 3.6 to 3.13 (one build of each minor
+ * version) and Debian's /usr/bin/python3.11.
+ */
+export function missingPythons(pythons: readonly Python[]): Missing[] {
+  const versions = join(pyenvRoot(), 'versions') + '/';
+  const missing: Missing[] = PYENV_MINORS.filter(
+    (v) => !pythons.some((p) => p.version === v && p.exe.startsWith(versions)),
+  ).map((v) => ({ what: `CPython ${v} (pyenv)`, install: `pyenv install ${v}` }));
+  const debian = realOrUndefined(DEBIAN_PYTHON);
+  if (debian === undefined || !pythons.some((p) => realOrUndefined(p.exe) === debian)) {
+    missing.push({
+      what: `CPython 3.11 (Debian, ${DEBIAN_PYTHON})`,
+      install: 'apt-get install -y python3.11 python3-venv',
+    });
+  }
+  return missing;
+}
+
+/**
+ * Every CPython >= 3.6 on this machine, one per distinct executable, oldest first. Under
+ * VENV_TOOLS_TEST_STRICT=1 it throws when an expected one is missing (see missingPythons),
+ * so that no test loops over fewer interpreters than CI has.
+ */
 export function findPythons(): Python[] {
   if (found !== undefined) return found;
   const seen = new Set<string>();
@@ -75,6 +118,10 @@ export function findPythons(): Python[] {
     const [x, y] = [key(a), key(b)];
     return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]! || a.exe.localeCompare(b.exe);
   });
+  if (STRICT) {
+    const missing = missingPythons(pythons);
+    if (missing.length > 0) throw new Error(strictMessage(missing));
+  }
   found = pythons;
   return pythons;
 }

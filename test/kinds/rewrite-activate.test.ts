@@ -16,6 +16,7 @@ import {
   type ActivateFlavor,
 } from '../../src/kinds/rewrite-activate.js';
 import { activateEvidence } from '../../src/kinds/activate-evidence.js';
+import { findTool, lacks, missingTool } from '../helpers/require-tool.js';
 
 const OLD = '/opt/app';
 /** Every char that is special somewhere: space, both quotes, `$`, backtick, backslash. */
@@ -36,13 +37,9 @@ function evidence(src: ByteString, flavor: ActivateFlavor): ByteString[] {
   return activateEvidence(Buffer.from(src, 'latin1'), flavor);
 }
 
-function which(name: string): string | undefined {
-  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const p = r.stdout.trim();
-  return r.status === 0 && p.startsWith('/') ? p : undefined;
-}
-
-const SHELL_ARGS: Readonly<Record<string, (file: string) => string[]>> = {
+const SHELL_ARGS: Readonly<
+  Record<'bash' | 'zsh' | 'dash' | 'fish' | 'tcsh', (file: string) => string[]>
+> = {
   bash: (f) => ['--noprofile', '--norc', '-c', '. "$1"; printf %s "$VIRTUAL_ENV"', 'bash', f],
   zsh: (f) => ['-f', '-c', '. "$1"; printf %s "$VIRTUAL_ENV"', 'zsh', f],
   dash: (f) => ['-c', '. "$1"; printf %s "$VIRTUAL_ENV"', 'dash', f],
@@ -51,12 +48,13 @@ const SHELL_ARGS: Readonly<Record<string, (file: string) => string[]>> = {
 };
 
 /**
- * Sources `script` in each installed shell of the list and checks VIRTUAL_ENV is exactly
- * `want`. Logs which shells ran; a shell that is not installed is named in the log.
+ * Sources `script` in each shell of the list and checks VIRTUAL_ENV is exactly `want`. Logs
+ * which shells ran; a shell that is not installed is named in the log as skipped, and fails the
+ * test under VENV_TOOLS_TEST_STRICT=1.
  */
 function checkInShells(
   t: ExecutionContext,
-  names: readonly string[],
+  names: readonly (keyof typeof SHELL_ARGS)[],
   script: ByteString,
   want: ByteString,
 ): void {
@@ -65,13 +63,9 @@ function checkInShells(
     const file = path.join(dir, 'activate');
     fs.writeFileSync(file, Buffer.from(script, 'latin1'));
     for (const name of names) {
-      const exe = which(name);
-      const args = SHELL_ARGS[name];
-      if (exe === undefined || args === undefined) {
-        t.log(`${name} is not installed: checked the text only`);
-        continue;
-      }
-      const r = spawnSync(exe, args(file), {
+      const exe = findTool(name);
+      if (lacks(t, missingTool(name), `sourcing it in ${name}`) || exe === undefined) continue;
+      const r = spawnSync(exe, SHELL_ARGS[name](file), {
         env: { PATH: '/usr/bin:/bin', HOME: dir, LC_ALL: 'C.UTF-8' },
         encoding: 'buffer',
       });
@@ -83,7 +77,7 @@ function checkInShells(
   }
 }
 
-const SH_SHELLS = ['bash', 'zsh', 'dash'];
+const SH_SHELLS = ['bash', 'zsh', 'dash'] as const;
 
 // ---------------------------------------------------------------- file names
 

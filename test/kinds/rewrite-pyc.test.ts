@@ -18,9 +18,10 @@ import { RewriteError } from '../../src/core/errors.js';
 import { replacePaths, utf8ToBytes, type Mapping } from '../../src/core/path-boundary.js';
 import { PYC_FORMATS, pycFormat } from '../../src/kinds/pyc/pyc-magic.js';
 import { pycSourceHash, readPycHeader } from '../../src/kinds/pyc/pyc-header.js';
-import { sourceOfPyc } from '../../src/plan/planner.js';
+import { sourceOfPyc } from '../../src/kinds/pyc/source-of-pyc.js';
 import { pycVersion, rewritePyc, roundTripPyc } from '../../src/kinds/pyc/rewrite-pyc.js';
 import { findPythons, type Python } from '../helpers/pythons.js';
+import { lacks, type Missing } from '../helpers/require-tool.js';
 
 const run = promisify(execFile);
 const PYTHONS = findPythons();
@@ -545,14 +546,17 @@ const MAP = [mapping(OLD, '/srv/new')];
 // A Python whose marshal reads the 3.11 layout and whose opcodes match the hand-made bytecode
 // (3.13 renumbered them), to check the hand-made cases against.
 const MODERN = PYTHONS.find((p) => p.version === '3.11' || p.version === '3.12');
+const NO_MODERN: Missing | undefined =
+  MODERN === undefined
+    ? { what: 'CPython 3.11 or 3.12', install: 'pyenv install 3.11' }
+    : undefined;
 
 /** Whether CPython's marshal.loads accepts each stream; undefined without a 3.11/3.12. */
 async function cpythonLoads(
   t: ExecutionContext,
   streams: Buffer[],
 ): Promise<boolean[] | undefined> {
-  if (MODERN === undefined) {
-    t.log('no Python 3.11 or 3.12 here: not cross-checked with CPython');
+  if (lacks(t, NO_MODERN, 'the cross-check with CPython') || MODERN === undefined) {
     return undefined;
   }
   t.log(`cross-checked with Python ${MODERN.full}`);
@@ -640,9 +644,7 @@ test('keeps back references to a rewritten str valid', async (t) => {
     'c = marshal.loads(bytes.fromhex(sys.stdin.read().strip())[16:])',
     'print(c.co_consts[0] is c.co_consts[1].co_filename, len(c.co_consts[0]))',
   ].join('\n');
-  if (MODERN === undefined) {
-    t.log('no Python 3.11 or 3.12 here: not cross-checked with CPython');
-  } else {
+  if (!lacks(t, NO_MODERN, 'the cross-check with CPython') && MODERN !== undefined) {
     const said = await py(MODERN.exe, ['-c', script], Buffer.from(out.toString('hex')));
     t.is(said.trim(), `True ${5 + 300 + 5}`, `Python ${MODERN.full}`);
   }
@@ -711,8 +713,7 @@ test('walks every marshal type and rewrites paths inside every kind of container
   if (out === undefined) return t.fail('not rewritten');
   t.false(out.includes(OLD), 'no old path left');
   t.deepEqual(roundTripPyc(out), out);
-  if (MODERN === undefined) {
-    t.log('no Python 3.11 or 3.12 here: not cross-checked with CPython');
+  if (lacks(t, NO_MODERN, 'the cross-check with CPython') || MODERN === undefined) {
     return undefined;
   }
   const script = [

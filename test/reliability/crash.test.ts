@@ -1,7 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JOURNAL_NAME, parseJournal } from '../../src/apply/journal.js';
+import { JOURNAL_NAME } from '../../src/apply/journal-format.js';
+import { parseJournal } from '../../src/apply/journal-reader.js';
+import { LOCK_NAME } from '../../src/apply/lock.js';
 import { copyVenv } from '../helpers/build-venv.js';
 import { MINIMAL } from '../fixtures/venvs/recipes.js';
 import {
@@ -21,10 +23,11 @@ import {
   smallVenv,
   startCli,
   type Ended,
+  type Running,
 } from '../helpers/reliability-venv.js';
 import { freshDir } from '../helpers/scratch.js';
 
-// Crash safety (DESIGN.md "Applying: all or nothing"): a relocation killed with SIGKILL at any
+// Crash safety (docs/RELIABILITY.md): a relocation killed with SIGKILL at any
 // point leaves either an untouched venv, or a committed journal, and the next run finishes it
 // into exactly the tree an uninterrupted run makes.
 //
@@ -36,12 +39,32 @@ const RECOVERY_KILLS = Number(process.env.CRASH_RECOVERY_KILLS ?? 3);
 
 /** Where a kill left the venv. */
 type Landing =
+  | 'before the lock' // node starting, the layout checked: nothing written at all
   | 'before the journal' // lock, scan or plan: nothing written but the lock
   | 'while writing the journal' // a journal without its footer
   | 'journal committed, before apply'
   | 'during apply'
   | 'after apply' // journal removed, process not yet gone
   | 'after exit'; // the run finished before the kill
+
+/**
+ * The three phases of a run that a kill can interrupt with something to lose. The journal is
+ * written while the run plans (each edit is appended as it is made), so "journal" is from its
+ * first byte to its footer, and "plan" what comes before, once the lock is held.
+ */
+type Phase = 'plan' | 'journal' | 'apply';
+const PHASES: readonly Phase[] = ['plan', 'journal', 'apply'];
+
+/** The phase a kill interrupted, from what it left; undefined for before the lock or after apply. */
+const PHASE_OF: Readonly<Record<Landing, Phase | undefined>> = {
+  'before the lock': undefined,
+  'before the journal': 'plan',
+  'while writing the journal': 'journal',
+  'journal committed, before apply': 'apply',
+  'during apply': 'apply',
+  'after apply': undefined,
+  'after exit': undefined,
+};
 
 interface BigVenv {
   readonly top: string;
@@ -167,7 +190,8 @@ function checkAfterKill(
   const changed = changedEntries(before, state);
   const journal = readJournal(venv);
   if (changed.length === 0) {
-    if (journal === 'none') return 'before the journal';
+    // A killed run leaves its lock behind (the next run takes it over as stale).
+    if (journal === 'none') return lockLeft(venv) ? 'before the journal' : 'before the lock';
     return journal === 'partial' ? 'while writing the journal' : 'journal committed, before apply';
   }
   if (typeof journal === 'object') return 'during apply';
@@ -178,6 +202,70 @@ function checkAfterKill(
     `${label}: ${changed.length} files changed without a committed journal (journal: ${journal})`,
   );
   return 'after apply';
+}
+
+function lockLeft(venv: string): boolean {
+  try {
+    fs.lstatSync(path.join(venv, LOCK_NAME));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Resolves with this process's clock when the child's trace (VENV_TOOLS_TRACE=1) prints `step`,
+ * or with undefined when the child ends first.
+ */
+function traced(run: Running, step: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let pending = '';
+    let done = false;
+    const onData = (chunk: Buffer): void => {
+      pending += chunk.toString('latin1');
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      if (!done && lines.some((l) => /^trace [MW] [\d.]+ /.test(l) && l.endsWith(` ${step}`))) {
+        done = true;
+        resolve(Date.now());
+      }
+    };
+    run.child.stderr?.on('data', onData);
+    void run.ended.finally(() => {
+      run.child.stderr?.off('data', onData);
+      if (!done) resolve(undefined);
+    });
+  });
+}
+
+/** When each phase of a run starts and ends, on this process's clock. */
+interface PhaseTimes {
+  readonly lock?: number;
+  readonly journal?: number;
+  readonly committed?: number;
+  readonly removed?: number;
+}
+
+/** Watch a traced run's phases: the lock and the journal appearing, the journal's commit and removal. */
+function watchPhases(run: Running, venv: string): Promise<PhaseTimes> {
+  const at = (p: Promise<boolean>) => p.then((ok) => (ok ? Date.now() : undefined));
+  return Promise.all([
+    at(nameAppears(venv, LOCK_NAME, run.ended)),
+    at(nameAppears(venv, JOURNAL_NAME, run.ended)),
+    traced(run, 'committed'),
+    traced(run, 'journal removed'),
+  ]).then(([lock, journal, committed, removed]) => ({ lock, journal, committed, removed }));
+}
+
+/** Each phase's length in ms, from a run that went through all of them; undefined otherwise. */
+function phaseLengths(p: PhaseTimes): Record<Phase, number> | undefined {
+  if (p.lock === undefined || p.journal === undefined) return undefined;
+  if (p.committed === undefined || p.removed === undefined) return undefined;
+  return {
+    plan: p.journal - p.lock,
+    journal: p.committed - p.journal,
+    apply: p.removed - p.committed,
+  };
 }
 
 function expectFinished(t: ExecutionContext, label: string, e: Ended, venv: string): void {
@@ -193,8 +281,23 @@ function outsideState(big: BigVenv): string[] {
   return [big.outsideShared, big.outsideTarget].map((p) => fs.readFileSync(p, 'latin1'));
 }
 
+// Each timed kill is aimed at one phase, in turn, at a seeded random point of it: armed when
+// the phase starts (the lock or the journal appears in the venv, or the trace says the journal
+// is committed) and fired within the first 80% of the phase's length, as the uninterrupted runs
+// measured it (the shortest measure so far, so that a faster run does not outrun the aim).
+// Where a kill landed is read from what it left, never assumed from the aim.
+//
+// At least MIN_PER_PHASE of the kills must land in each phase: two thirds of the kills aimed at
+// it (4 of the 6 or 7 that each phase gets out of 20). A kill misses only when the run goes more
+// than 20% faster than measured, or the event that arms it reaches us late; on this 2-core
+// machine, alone or beside other test files, 5 to 7 of each phase's kills landed in it. Fewer
+// than two thirds means the phases are not where the aim puts them, and the kills would test
+// less than they claim: timed from the start of the run, as they were before, they could all
+// land after it and still pass.
+const MIN_PER_PHASE = Math.ceil((2 / 3) * Math.floor(KILLS / PHASES.length));
+
 test.serial(
-  `SIGKILL at ${KILLS} seeded random points of --update-path on a 3,000-file relocation loses nothing, and the next run finishes it`,
+  `SIGKILL at ${KILLS} seeded random points of --update-path on a 3,000-file relocation, aimed at plan, journal and apply in turn, loses nothing, and the next run finishes it`,
   async (t) => {
     const big = await bigVenv();
     const { a, b } = big.at;
@@ -202,37 +305,43 @@ test.serial(
 
     // Uninterrupted runs: from the build place into B (not compared), then B -> A and A -> B,
     // the two references every trial is held to. The trials then take turns: B -> A, A -> B...
+    // The two references are traced, to time each phase as the kills will see it.
     moveTo(big, b, b);
     const first = await startCli(['--update-path', b, b]).ended;
     expectFinished(t, 'first run', first, b);
-    moveTo(big, b, a);
-    // Measured from outside, as the kills are timed: the whole run, and from the moment the
-    // journal appears to the end (journal, apply, exit).
-    const t0 = Date.now();
-    const refRun = startCli(['relocate', a, '--to', a, '--json']);
-    let tJournal = t0;
-    void nameAppears(a, JOURNAL_NAME, refRun.ended).then(() => (tJournal = Date.now()));
-    const toA = await refRun.ended;
-    let wallMs = Date.now() - t0;
-    let windowMs = Date.now() - tJournal;
-    t.is(toA.status, 0, toA.stderr);
-    const report = JSON.parse(toA.stdout) as {
-      changes: unknown[];
-      timings: { journal: number; apply: number };
-    };
-    const ref = new Map<string, TreeState>([[a, treeState(a)]]);
-    moveTo(big, a, b);
-    const toB = await startCli(['relocate', b, '--to', b, '--json']).ended;
-    t.is(toB.status, 0, toB.stderr);
-    ref.set(b, treeState(b));
-    t.true(report.changes.length >= 3000, `the relocation rewrites ${report.changes.length} files`);
+    const TRACE = { VENV_TOOLS_TRACE: '1' };
+    const measured: Record<Phase, number>[] = [];
+    const ref = new Map<string, TreeState>();
+    let report: { changes: unknown[]; timings: { journal: number; apply: number } } | undefined;
+    for (const [from, to] of [
+      [b, a],
+      [a, b],
+    ] as const) {
+      moveTo(big, from, to);
+      const refRun = startCli(['relocate', to, '--to', to, '--json'], TRACE);
+      const phases = watchPhases(refRun, to);
+      const done = await refRun.ended;
+      t.is(done.status, 0, done.stderr);
+      report ??= JSON.parse(done.stdout) as typeof report;
+      const lengths = phaseLengths(await phases);
+      if (lengths === undefined) return t.fail(`reference run to ${to}: a phase was not seen`);
+      measured.push(lengths);
+      ref.set(to, treeState(to));
+    }
+    // The shorter of the two measures of each phase: a faster run must not outrun the aim.
+    const window = Object.fromEntries(
+      PHASES.map((p) => [p, Math.min(...measured.map((m) => m[p]))]),
+    ) as Record<Phase, number>;
+    const changes = report?.changes.length ?? 0;
+    t.true(changes >= 3000, `the relocation rewrites ${changes} files`);
     t.log(
-      `${report.changes.length} files rewritten per run, ${ref.get(a)?.size} entries; reference run ${wallMs} ms, ${windowMs} ms of it from the journal's creation to the exit (journal ${report.timings.journal.toFixed(0)} ms, apply ${report.timings.apply.toFixed(0)} ms)`,
+      `${changes} files rewritten per run, ${ref.get(a)?.size} entries; phases of the reference runs: ${measured.map((m) => PHASES.map((p) => `${p} ${m[p]} ms`).join(', ')).join('; ')}`,
     );
 
     const rnd = seeded(SEED);
     const landings = new Map<string, number>();
     const count = (k: string) => landings.set(k, (landings.get(k) ?? 0) + 1);
+    const inPhase = new Map<Phase, number>(PHASES.map((p) => [p, 0]));
     let recoveryKills = 0;
     const trials: string[] = [];
     let at = b;
@@ -248,8 +357,9 @@ test.serial(
       // Every other trial plans and applies on two threads (a worker hands its edits over as
       // journal frames, and applies half of the committed journal).
       const threads = i % 2 === 0 ? '2' : '1';
-      let env: NodeJS.ProcessEnv = { VENV_TOOLS_THREADS: threads };
+      let env: NodeJS.ProcessEnv = { VENV_TOOLS_THREADS: threads, ...TRACE };
       let plan = `${threads} thread(s): `;
+      const aim = PHASES[i % PHASES.length] as Phase;
       if (how === 'hook') {
         // A kill at an exact point of apply: after `skip` of the generated files' writes (on
         // two threads, each counts its own).
@@ -257,21 +367,23 @@ test.serial(
         env = { ...env, VENV_TOOLS_FAULTS: `writeSync:KILL:${to}/share/gen/:${skip}` };
         plan += `self-kill at the write of generated file ${skip}`;
       }
-      const started = Date.now();
       const run = startCli(['--update-path', to, to], env);
-      let journalAt: number | undefined;
-      const journalSeen = nameAppears(to, JOURNAL_NAME, run.ended).then((ok) => {
-        if (ok) journalAt = Date.now();
-        return ok;
-      });
+      const phases = watchPhases(run, to);
       let timer: NodeJS.Timeout | undefined;
       if (how === 'timed') {
-        // Some kills anywhere in the run; most timed from the moment the journal appears, so
-        // that they land in the short journal and apply phases.
-        const anywhere = rnd() < 0.3;
-        const delay = Math.floor(rnd() * (anywhere ? wallMs : windowMs));
-        plan += anywhere ? `kill at ${delay} ms` : `kill ${delay} ms after the journal appears`;
-        const armed = anywhere ? Promise.resolve(true) : journalSeen;
+        const delay = Math.floor(rnd() * 0.8 * window[aim]);
+        const armedBy = {
+          plan: 'the lock appears',
+          journal: 'the journal appears',
+          apply: 'the journal is committed',
+        }[aim];
+        plan += `aimed at ${aim}: kill ${delay} ms after ${armedBy}`;
+        const armed =
+          aim === 'plan'
+            ? nameAppears(to, LOCK_NAME, run.ended)
+            : aim === 'journal'
+              ? nameAppears(to, JOURNAL_NAME, run.ended)
+              : traced(run, 'committed').then((when) => when !== undefined);
         void armed.then((ok) => {
           if (ok) timer = setTimeout(() => run.child.kill('SIGKILL'), delay);
         });
@@ -284,9 +396,13 @@ test.serial(
       } else {
         expectFinished(t, `${label} (${plan}) ran to the end`, ended, to);
         landing = 'after exit';
-        // The machine is faster now than when measured: time the next kills by this run.
-        wallMs = Date.now() - started;
-        if (journalAt !== undefined) windowMs = Date.now() - journalAt;
+      }
+      const phase = PHASE_OF[landing];
+      if (how === 'timed' && phase !== undefined) inPhase.set(phase, (inPhase.get(phase) ?? 0) + 1);
+      // The machine is faster now than when measured: aim the next kills by this run.
+      const lengths = phaseLengths(await phases);
+      if (lengths !== undefined) {
+        for (const p of PHASES) window[p] = Math.min(window[p], lengths[p]);
       }
       count(landing);
       trials.push(`${i}: ${plan}: ${landing}`);
@@ -330,8 +446,17 @@ test.serial(
     t.log(
       `landings of the ${KILLS} timed kills and 1 mid-apply kill: ${[...landings].map(([k, v]) => `${k} ${v}`).join(', ')}`,
     );
+    t.log(
+      `timed kills by phase: ${PHASES.map((p) => `${p} ${inPhase.get(p)}`).join(', ')} (at least ${MIN_PER_PHASE} each)`,
+    );
     t.log(`recovery runs killed: ${recoveryKills}`);
     t.log(`trials: ${trials.join('; ')}`);
+    for (const p of PHASES) {
+      t.true(
+        (inPhase.get(p) ?? 0) >= MIN_PER_PHASE,
+        `${inPhase.get(p)} of the ${KILLS} timed kills landed in ${p}, fewer than ${MIN_PER_PHASE}: ${trials.join('; ')}`,
+      );
+    }
   },
 );
 
@@ -348,7 +473,7 @@ const POINTS: readonly KillPoint[] = [
   {
     what: 'after creating the lock candidate, before writing the pid',
     faults: 'writeSync:KILL:.venv-tools.lock',
-    landing: 'before the journal',
+    landing: 'before the lock',
   },
   {
     what: 'right after linking the lock into place',

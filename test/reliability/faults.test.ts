@@ -5,7 +5,9 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { utf8ToBytes } from '../../src/core/path-boundary.js';
-import { JOURNAL_NAME, parseJournal, writeJournal } from '../../src/apply/journal.js';
+import { JOURNAL_NAME } from '../../src/apply/journal-format.js';
+import { writeJournal } from '../../src/apply/journal-writer.js';
+import { parseJournal } from '../../src/apply/journal-reader.js';
 import { acquireLock, breakStale, LOCK_NAME } from '../../src/apply/lock.js';
 import { cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import {

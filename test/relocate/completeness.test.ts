@@ -9,7 +9,7 @@ import { reliabilityPython } from '../helpers/reliability-venv.js';
 import { freshDir } from '../helpers/scratch.js';
 
 // Every file that holds the old path gets an edit, or is listed as left alone with its reason
-// (src/relocate/plan-files.ts, checkComplete and Planner.unaccounted). A pyc can hold the path
+// (src/relocate/plan-tree.ts, checkComplete and Planner.unaccounted). A pyc can hold the path
 // where it is data, in a bytes constant, which is never rewritten: such a pyc is removed when its
 // source is rewritten (the constant came from there), and listed otherwise.
 

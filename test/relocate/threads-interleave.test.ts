@@ -2,7 +2,8 @@ import test from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ABORT, claimEach, CTRL } from '../../src/relocate/plan-tree.js';
+import { claimEach } from '../../src/relocate/plan-steps.js';
+import { ABORT, CTRL } from '../../src/relocate/worker-protocol.js';
 import { PathListBuilder } from '../../src/scan/path-list.js';
 import { BASIC } from '../fixtures/venvs/recipes.js';
 import { copyVenv, type BuiltVenv } from '../helpers/build-venv.js';
@@ -13,7 +14,7 @@ import { reliabilityPython } from '../helpers/reliability-venv.js';
 import { freshDir } from '../helpers/scratch.js';
 
 // The default run (threads left on `auto`) takes a second planning thread for a large venv
-// (src/relocate/plan-files.ts). Which branch it then takes depends on when that thread begins,
+// (src/relocate/plan-tree.ts). Which branch it then takes depends on when that thread begins,
 // which the scheduler decides: once, under load, the main thread gave up on a worker that had
 // not begun, and skipped every pyc while saying "Updated". These tests force each interleaving
 // through the test-only hooks of src/relocate/forced-interleaving.ts, on the default settings,

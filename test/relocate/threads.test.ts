@@ -9,7 +9,7 @@ import { leftovers, treeDiff, treeState } from '../helpers/reliability-tree.js';
 import { reliabilityPython } from '../helpers/reliability-venv.js';
 import { freshDir } from '../helpers/scratch.js';
 
-// Reading and planning run on two threads for large venvs (src/relocate/plan-files.ts): a worker
+// Reading and planning run on two threads for large venvs (src/relocate/plan-tree.ts): a worker
 // claims files from the same counters as the main thread and hands its edits over as journal
 // frames. VENV_TOOLS_THREADS forces one or two threads whatever the venv's size, so these small
 // venvs take both paths.
@@ -55,7 +55,7 @@ test('two planning threads write exactly what one thread writes', async (t) => {
   t.is(one.status, 0, one.stderr);
   const oneState = treeState(app);
   fs.renameSync(app, `${app}-one`);
-  // Every pyc on the worker, before the .py files are known (src/relocate/plan-files.ts).
+  // Every pyc on the worker, before the .py files are known (src/relocate/plan-tree.ts).
   const two = await relocateCopy(app, 2, undefined, { VENV_TOOLS_MAIN_PYCS: '0' });
   t.is(two.status, 0, two.stderr);
   const twoState = treeState(app);

@@ -1,5 +1,7 @@
 import test from 'ava';
-import { commandVenvDir, findOldPrefix, type Evidence } from '../../src/scan/find-old-prefix.js';
+import { findOldPrefix } from '../../src/scan/find-old-prefix.js';
+import { commandVenvDir } from '../../src/kinds/pyvenv-cfg.js';
+import { type Evidence } from '../../src/scan/evidence.js';
 import { movedRoot } from '../../src/plan/moved-root.js';
 import { VenvToolsError } from '../../src/core/errors.js';
 

@@ -13,6 +13,7 @@
  * All strings here are byte strings (path-boundary.ts).
  */
 import { findPathMatches, type ByteString, type Mapping } from '../../core/path-boundary.js';
+import { type Splice } from '../splice.js';
 
 /** One decoded character: `c` came from the source bytes `[start, end)`, quoted as `ctx` says. */
 export interface LitChar<C> {
@@ -44,13 +45,6 @@ export interface Lexed<C> {
   readonly commands: readonly Command<C>[];
   /** Every run at every depth, in the coordinates of the whole script. */
   readonly runs: readonly (readonly LitChar<C>[])[];
-}
-
-/** One replacement of the source bytes `[start, end)`. */
-export interface Edit {
-  readonly start: number;
-  readonly end: number;
-  readonly text: string;
 }
 
 /**
@@ -110,8 +104,8 @@ export function rewriteRuns<C>(
   runs: readonly (readonly LitChar<C>[])[],
   mappings: readonly Mapping[],
   quote: Quoter<C>,
-): Edit[] {
-  const edits: Edit[] = [];
+): Splice[] {
+  const edits: Splice[] = [];
   for (const run of runs) {
     let text = '';
     for (const ch of run) text += ch.c;
@@ -127,20 +121,6 @@ export function rewriteRuns<C>(
     }
   }
   return edits;
-}
-
-/** Applies non-overlapping edits to `s`; undefined when there are none. */
-export function applyEdits(s: string, edits: readonly Edit[]): string | undefined {
-  if (edits.length === 0) return undefined;
-  const sorted = [...edits].sort((a, b) => a.start - b.start);
-  let out = '';
-  let pos = 0;
-  for (const e of sorted) {
-    if (e.start < pos) continue; // overlapping edits cannot come from disjoint runs; keep the first
-    out += s.slice(pos, e.start) + e.text;
-    pos = e.end;
-  }
-  return out + s.slice(pos);
 }
 
 /**

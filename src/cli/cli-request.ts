@@ -1,0 +1,88 @@
+/**
+ * What the command line asks for: the request types both parsers produce, and the usage error.
+ * A leaf: the parsers import it, and it imports neither of them.
+ */
+
+/** What the command line asked for; the CLI's only input. */
+export type CliRequest =
+  | {
+      readonly mode: 'compat';
+      readonly path: string;
+      readonly updatePath: string | undefined;
+      readonly reinitialize: boolean;
+      readonly python: string | undefined;
+      readonly verbose: boolean;
+      /** Exit 1 when the venv cannot work here (its interpreter is missing); it is still relocated. */
+      readonly strict: boolean;
+    }
+  | {
+      readonly mode: 'relocate';
+      readonly path: string;
+      readonly to: string;
+      readonly from: string | undefined;
+      /** Accept --from even if it is a system folder or the venv's files name other locations. */
+      readonly forceFrom: boolean;
+      readonly maps: ReadonlyArray<{ from: string; to: string }>;
+      readonly dryRun: boolean;
+      readonly diff: boolean;
+      readonly json: boolean;
+      readonly verbose: boolean;
+      readonly strict: boolean;
+    }
+  | {
+      readonly mode: 'reinit';
+      readonly path: string;
+      readonly python: string | undefined;
+      readonly force: boolean;
+      readonly dryRun: boolean;
+      readonly diff: boolean;
+      readonly json: boolean;
+    }
+  | {
+      readonly mode: 'pack';
+      readonly path: string;
+      readonly output: string;
+      readonly to: string | undefined;
+      readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly json: boolean;
+    }
+  | {
+      readonly mode: 'unpack';
+      readonly archive: string;
+      readonly dest: string;
+      readonly force: boolean;
+      readonly reinitialize: boolean;
+      readonly python: string | undefined;
+      readonly json: boolean;
+    }
+  | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
+  | { readonly mode: 'verify'; readonly path: string; readonly json: boolean }
+  | { readonly mode: 'output'; readonly text: string };
+
+/** A usage error: exit 2, with the message and a pointer to --help. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * True when argv uses virtualenv-tools' flags: then every positional is the venv PATH. The one
+ * exception is `unpack ARCHIVE DEST --reinitialize`, where `--reinitialize` is unpack's own flag:
+ * a command named first, with no `--update-path`, is that command.
+ */
+export function isCompatArgv(argv: readonly string[]): boolean {
+  if (
+    argv[0] === 'unpack' &&
+    !argv.some((a) => a === '--update-path' || a.startsWith('--update-path='))
+  ) {
+    return false;
+  }
+  for (const a of argv) {
+    if (a === '--') break;
+    if (a === '--update-path' || a.startsWith('--update-path=') || a === '--reinitialize')
+      return true;
+  }
+  return false;
+}

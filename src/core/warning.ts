@@ -1,0 +1,18 @@
+/**
+ * A warning: something a run did or left that the user should know, with a stable code
+ * (docs/JSON.md lists them). The planner's are about single files; NORMALIZED and
+ * INTERPRETER_MISSING are about the run as a whole.
+ */
+export interface Warning {
+  readonly code:
+    | 'PYC_REMOVED'
+    | 'BINARY_NOT_EDITED'
+    | 'OUTSIDE_REFERENCE'
+    | 'ASSUMED_MOVED_ALONG'
+    /** A location that normalising (`.`, `..`, `//`) changed. */
+    | 'NORMALIZED'
+    /** The venv's interpreter is not on this machine: every script will fail until reinit. */
+    | 'INTERPRETER_MISSING';
+  readonly message: string;
+  readonly path?: string;
+}

@@ -174,14 +174,21 @@ class Extractor implements TarVisitor, EditSink {
     }
     // Only an archive that starts with a manifest ends with a trailer to check the CRC against.
     if (first && h.name !== MANIFEST_NAME) this.reader().digesting = false;
+    if (
+      (h.name === MANIFEST_NAME || h.name === TRAILER_NAME) &&
+      !first &&
+      this.manifest === undefined
+    ) {
+      // A plain tar of a venv that a manual `tar -x` of our archive left them in: they describe
+      // another archive, and venv-tools' walks skip them anyway. Not extracted.
+      this.mode = 'skip';
+      return;
+    }
     if (h.name === MANIFEST_NAME || h.name === TRAILER_NAME) {
       if (h.type !== 'file' || h.size > 64 << 20)
         throw new MemberRefusal(h.name, 'a malformed venv-tools manifest');
       if (h.name === MANIFEST_NAME && !first) {
         throw new MemberRefusal(h.name, 'a venv-tools manifest that is not the first member');
-      }
-      if (h.name === TRAILER_NAME && this.manifest === undefined) {
-        throw new MemberRefusal(h.name, 'a venv-tools trailer without a manifest');
       }
       this.mode = 'meta';
       this.meta = [];

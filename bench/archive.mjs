@@ -16,6 +16,7 @@
 // a disk mounted with `discard`, and is not timed).
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE, ensureBase, ensureScaled, findPython } from './generate-venv.mjs';
@@ -37,8 +38,13 @@ function timed(cmd, args) {
   });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stdout}${r.stderr}`);
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(rssFile, 'utf8'));
-  return { ms, rssMB: m ? Number(m[1]) / 1024 : NaN, stdout: r.stdout };
+  const text = readFileSync(rssFile, 'utf8');
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
+  // CPU time (the process and the children it waited for: zstd): on a machine shared with other
+  // work, wall time stretches with the load, CPU time much less.
+  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(text)?.[1] ?? NaN);
+  return { ms, cpuMs: (user + sys) * 1000, rssMB: m ? Number(m[1]) / 1024 : NaN, stdout: r.stdout };
 }
 
 function sync() {
@@ -63,6 +69,7 @@ function measure(factor, template, runs) {
     const r = {
       what,
       ms: median(all.map((x) => x.ms)),
+      cpuMs: median(all.map((x) => x.cpuMs)),
       all: all.map((x) => Math.round(x.ms)),
       rssMB: Math.max(...all.map((x) => x.rssMB)),
       against,
@@ -131,7 +138,7 @@ function measure(factor, template, runs) {
       const d = made();
       const a = timed('tar', ['-xf', out('gnu.tar'), '-C', d]);
       const b = timed(process.execPath, [cli, '--update-path', d, d]);
-      return { ms: a.ms + b.ms, rssMB: Math.max(a.rssMB, b.rssMB) };
+      return { ms: a.ms + b.ms, cpuMs: a.cpuMs + b.cpuMs, rssMB: Math.max(a.rssMB, b.rssMB) };
     },
     'tar -xf (of venv-tools .tar)',
   );
@@ -143,26 +150,41 @@ function measure(factor, template, runs) {
   const sizes = Object.fromEntries(
     ['gnu.tar', 'vt.tar', 'gnu.tar.zst', 'vt.tar.zst'].map((f) => [f, statSync(out(f)).size]),
   );
+  const result = {
+    factor,
+    files: template.counts.files,
+    bytes: template.counts.bytes,
+    rows,
+    sizes,
+  };
+  process.stderr.write(`${archiveTables([result]).join('\n')}\n`);
   say(`${factor}x: removing the extracted trees (not timed)`);
   rmSync(dir, { recursive: true, force: true });
-  return { factor, files: template.counts.files, bytes: template.counts.bytes, rows, sizes };
+  return result;
 }
 
 /** The results as markdown lines. */
 export function archiveTables(results) {
-  const lines = ['## pack and unpack against GNU tar', ''];
+  const lines = [
+    '## pack and unpack against GNU tar',
+    '',
+    `Load average when done: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')} (${availableParallelism()} CPUs).`,
+    '',
+  ];
   for (const r of results) {
     lines.push(
       `### ${r.factor}x: ${r.files.toLocaleString('en')} files, ${(r.bytes / 1e6).toFixed(0)} MB`,
       '',
-      '| run | wall (s) | runs (ms) | peak RSS (MB) | ratio |',
-      '|---|---:|---|---:|---:|',
+      '| run | wall (s) | runs (ms) | CPU (s) | peak RSS (MB) | wall ratio | CPU ratio |',
+      '|---|---:|---|---:|---:|---:|---:|',
     );
     const byName = new Map(r.rows.map((x) => [x.what, x]));
     for (const x of r.rows) {
       const base = x.against === undefined ? undefined : byName.get(x.against);
       lines.push(
-        `| ${x.what} | ${(x.ms / 1000).toFixed(2)} | ${x.all.join(', ')} | ${x.rssMB.toFixed(0)} | ${base ? `${(x.ms / base.ms).toFixed(2)}x ${x.against}` : ''} |`,
+        `| ${x.what} | ${(x.ms / 1000).toFixed(2)} | ${x.all.join(', ')} | ${(x.cpuMs / 1000).toFixed(2)} | ${x.rssMB.toFixed(0)} | ${base ? `${(x.ms / base.ms).toFixed(2)}x ${x.against}` : ''} | ${base ? `${(x.cpuMs / base.cpuMs).toFixed(2)}x` : ''} |`,
       );
     }
     lines.push(

@@ -8,7 +8,13 @@
 import { performance } from 'node:perf_hooks';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
-import { bytesToUtf8, fsPath, type ByteString, type Mapping } from '../core/path-boundary.js';
+import {
+  bytesToUtf8,
+  fsPath,
+  utf8ToBytes,
+  type ByteString,
+  type Mapping,
+} from '../core/path-boundary.js';
 import type { FileKind } from '../kinds/file-kind.js';
 import type { Warning } from '../core/warning.js';
 import { Planner, type BinaryHit, type EditSink, type FileStat } from '../plan/planner.js';
@@ -332,7 +338,7 @@ class Extractor implements TarVisitor, EditSink {
             this,
           );
           // The RECORDs come last: which pycs they list with a hash is in the manifest.
-          this.planner.wantHashes(this.manifest.hashedPycs);
+          this.planner.wantHashes(this.manifest.hashedPycs.map(utf8ToBytes));
         }
         return;
       }

@@ -129,6 +129,15 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
     }
   }
 
+  // The manifest is JSON text: a prefix that is not UTF-8 could not be named in it exactly.
+  if (utf8ToBytes(bytesToUtf8(archived)) !== archived) {
+    throw new VenvToolsError(
+      'UNSUPPORTED',
+      `the path its files name, ${bytesToUtf8(archived)}, is not valid UTF-8, which an archive's manifest cannot hold; relocate the venv to a UTF-8 path first (or pack --to one)`,
+      shownPath,
+    );
+  }
+
   let cfg = new Map<string, string>();
   if (layout.hasPyvenvCfg) {
     try {

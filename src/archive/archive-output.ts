@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import type { Readable, Transform, Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
-import { fs } from '../core/fs.js';
+import { appendAll } from './append-all.js';
 import type { ArchiveFormat } from './archive-format.js';
 import { findZstd, wasmZstd } from './find-zstd.js';
 import type { ByteOutput } from './tar-writer.js';
@@ -15,11 +15,6 @@ export interface OutputOptions {
   readonly zstd?: ZstdChoice;
   /** PATH to look for `zstd` on. */
   readonly path?: string;
-}
-
-function writeAll(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
 }
 
 function failed(shown: string, why: string): VenvToolsError {
@@ -47,7 +42,7 @@ export async function openArchiveOutput(
       reuses: true,
       write: (chunk) => {
         try {
-          writeAll(fd, chunk);
+          appendAll(fd, chunk);
         } catch (err) {
           throw failed(shown, errnoOf(err) ?? (err as Error).message);
         }
@@ -83,7 +78,7 @@ function transformOutput(
   let full = false;
   t.on('data', (c: Buffer) => {
     try {
-      writeAll(fd, c);
+      appendAll(fd, c);
     } catch (err) {
       error ??= err as Error;
       t.destroy();

@@ -20,6 +20,7 @@ import type { Warning } from '../core/warning.js';
 import { Planner, type BinaryHit, type EditSink, type FileStat } from '../plan/planner.js';
 import { looksBinary } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';
+import { appendAll } from './append-all.js';
 import type { ArchiveInput } from './archive-input.js';
 import { CorruptStreamError } from './archive-input.js';
 import {
@@ -87,11 +88,6 @@ export interface ExtractResult {
 
 /** Files up to this size are held whole to be planned; larger ones stream to disk. */
 const WHOLE_MAX = 64 << 20;
-
-function writeAll(fd: number, data: Buffer): void {
-  let off = 0;
-  while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-}
 
 /** A time in ns as the seconds futimes takes, rounded to the microsecond libuv keeps. */
 function timeArg(ns: bigint): number {
@@ -290,7 +286,7 @@ class Extractor implements TarVisitor, EditSink {
         this.used += chunk.length;
         return;
       case 'stream':
-        writeAll(this.fd, chunk);
+        appendAll(this.fd, chunk);
         if (this.relocation !== undefined) this.searchLarge(chunk);
         return;
     }
@@ -396,7 +392,7 @@ class Extractor implements TarVisitor, EditSink {
     const data = out?.op === 'write' ? out.bytes : bytes;
     const fd = this.create(rel, h.mode);
     try {
-      writeAll(fd, data);
+      appendAll(fd, data);
     } catch (err) {
       fs.closeSync(fd);
       throw err;

@@ -6,6 +6,7 @@
  */
 import { basename, dirname, resolve as resolvePath } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pidAlive } from '../apply/lock.js';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import { normalizeLocation } from '../core/normalize-location.js';
@@ -56,15 +57,6 @@ export interface UnpackOptions {
 const TMP_TAG = 'venv-tools-unpack';
 const OLD_TAG = 'venv-tools-replaced';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errnoOf(err) === 'EPERM';
-  }
-}
-
 /**
  * Remove what earlier unpacks to DEST left when they were killed: their temporary folders (and
  * a DEST that --force had moved aside, when the new tree already took its place). Refuses while
@@ -100,7 +92,7 @@ function removeLeftovers(parent: ByteString, base: ByteString, dest: string): st
   return removed;
 }
 
-/** True when nothing is at `p`; false for an empty folder; throws DEST_EXISTS for anything else. */
+/** What is at DEST: nothing, an empty folder, or (with --force) a tree to replace; else DEST_EXISTS. */
 function checkDest(p: ByteString, shown: string, force: boolean): 'absent' | 'empty' | 'replace' {
   let st;
   try {

@@ -2,7 +2,7 @@
 // bench/cache/ keyed by GEN_VERSION and the Python version. Run alone to (re)build it:
 //   node bench/generate-venv.mjs [--force] [--scale 2,4]
 //
-// Layout (what a deploy pipeline builds, DESIGN.md "Who uses it"):
+// Layout (what a deploy pipeline builds, docs/ARCHITECTURE.md):
 //   bench/cache/gen-v<N>-cp<X.Y.Z>/x1/app/venv   the venv, built in place (its paths are the OLD path)
 //   bench/cache/gen-v<N>-cp<X.Y.Z>/x1/app/src    an editable source tree beside it
 //   bench/cache/gen-v<N>-cp<X.Y.Z>/x2, x4        the same with site-packages replicated 2 and 4 times

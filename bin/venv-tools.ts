@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The venv-tools command: parses argv, calls the library, prints, and picks the exit code.
- * The only module that prints or exits (STYLE.md "Thin entry").
+ * The only module that prints or exits (docs/ARCHITECTURE.md).
  */
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -329,7 +329,11 @@ async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<
   const progress = await progressFor('verify');
   let report;
   try {
-    report = verifyVenv({ path: req.path, onProgress: progress.update });
+    report = verifyVenv({
+      path: req.path,
+      relocatable: req.relocatable,
+      onProgress: progress.update,
+    });
   } finally {
     progress.finish();
   }
@@ -341,6 +345,36 @@ async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<
     for (const l of formatVerify(report, await paintFor(process.stdout))) out(l);
   }
   return report.ok ? 0 : 1;
+}
+
+async function runMakeRelocatable(
+  req: Extract<CliRequest, { mode: 'make-relocatable' }>,
+): Promise<number> {
+  const { makeRelocatable } = await import('../src/commands/make-relocatable.js');
+  const progress = await progressFor('make-relocatable');
+  let result;
+  try {
+    result = makeRelocatable({ path: req.path, dryRun: req.dryRun, onProgress: progress.update });
+  } finally {
+    progress.finish();
+  }
+  const { report, edits } = result;
+  const diff = req.diff
+    ? (await import('../src/report/format-diff.js')).formatPlanDiff(
+        edits,
+        req.json ? NO_PAINT : await paintFor(process.stdout),
+      )
+    : undefined;
+  if (req.json) {
+    const { makeRelocatableJson } = await import('../src/report/format-json.js');
+    outJson(makeRelocatableJson(report, diff));
+    return 0;
+  }
+  const { formatMakeRelocatable } = await import('../src/report/format-relocatable.js');
+  const lines = formatMakeRelocatable(report, await paintFor(process.stdout));
+  for (const l of lines) out(l);
+  for (const l of diff ?? []) out(l);
+  return 0;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -374,6 +408,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runPack(req);
       case 'unpack':
         return await runUnpack(req);
+      case 'make-relocatable':
+        return await runMakeRelocatable(req);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -400,11 +436,14 @@ process.stdout.on('error', (e) => {
   if (errnoOf(e) === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
-// Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
-// importing the module.
-if (process.env.VENV_TOOLS_FAULTS !== undefined) {
-  const { installFaultsFromEnv } = await import('../src/core/fs-faults.js');
-  installFaultsFromEnv();
-}
-process.exitCode = await main(process.argv.slice(2));
 process.on('exit', () => trace('exit'));
+// No top-level await: the single executable runs this file as CommonJS (scripts/build-binary.mjs).
+void (async () => {
+  // Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
+  // importing the module.
+  if (process.env.VENV_TOOLS_FAULTS !== undefined) {
+    const { installFaultsFromEnv } = await import('../src/core/fs-faults.js');
+    installFaultsFromEnv();
+  }
+  process.exitCode = await main(process.argv.slice(2));
+})();

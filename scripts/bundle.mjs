@@ -3,7 +3,7 @@
 //
 // Why: Node 20 loads an ES module graph file by file. The command's ~50 modules took 55-80 ms of
 // a run before any work began, and the planning thread, which loads most of them again in its
-// own isolate, booted in 105-195 ms instead of 65-85 ms (bench/PERFORMANCE.md). The library
+// own isolate, booted in 105-195 ms instead of 65-85 ms (docs/PERFORMANCE.md). The library
 // (dist/src) stays unbundled; its plan-files.js starts dist/src/relocate/plan-worker.js, and the
 // bundled command starts the bundled worker beside it (the same `./plan-worker.js` next to the
 // code that starts it).

@@ -24,6 +24,16 @@ export type {
   UnpackReport,
 } from './report/archive-report.js';
 export type { ArchiveManifest, ArchiveTrailer } from './archive/manifest.js';
+export {
+  makeRelocatable,
+  type MakeRelocatableOptions,
+  type MakeRelocatableResult,
+} from './commands/make-relocatable.js';
+export type {
+  LeftFile,
+  MakeRelocatableReport,
+  RelocatableChange,
+} from './relocate/make-relocatable-report.js';
 export type {
   Change,
   MappingReport,

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import { toBytes, type ByteString } from '../core/path-boundary.js';
 
 /**
- * The write-ahead (redo) journal (DESIGN.md "Applying"). One file in the venv root:
+ * The write-ahead (redo) journal (docs/JOURNAL.md). One file in the venv root:
  *
  *   MAGIC | u32 header-length | header JSON | frame* | FOOTER_MAGIC | u32 count | f64 body-length | u32 crc
  *

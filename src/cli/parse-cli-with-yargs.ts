@@ -215,7 +215,17 @@ function commandParser(argv: readonly string[]): Argv {
       (y) =>
         pathArg(y)
           .option('json', jsonOpt)
+          .option('relocatable', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'Also fail while anything pins the venv to its path (see make-relocatable), naming each file',
+          })
           .example('venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?')
+          .example(
+            'venv-tools verify ./venv --relocatable',
+            'does it keep working after a plain mv or cp -a?',
+          )
           .example(
             'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
             'relocate only when needed',
@@ -278,6 +288,24 @@ function commandParser(argv: readonly string[]): Argv {
             "and use this server's python3.X",
           ),
     )
+    .command(
+      'make-relocatable [path]',
+      'Rewrite the venv so that it keeps working after a plain mv, cp -a, tar or docker COPY',
+      (y) =>
+        pathArg(y)
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print what would change and what cannot be made relative; change nothing',
+          })
+          .option('diff', diffOpt)
+          .option('json', jsonOpt)
+          .example('venv-tools make-relocatable ./venv', 'then mv, cp -a or tar it anywhere')
+          .example(
+            'venv-tools make-relocatable ./venv --dry-run --diff',
+            'show the new script headers and activate lines',
+          ),
+    )
     .completion('completion', 'Print a shell completion script (bash, zsh): see docs/JSON.md')
     .demandCommand(1, 'Name a command, or use --update-path (see --help)')
     .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate')
@@ -287,6 +315,7 @@ function commandParser(argv: readonly string[]): Argv {
       'venv-tools pack ./venv -o app.tar.zst',
       'archive it; venv-tools unpack extracts and relocates',
     )
+    .example('venv-tools make-relocatable ./venv', 'make it work wherever it is moved')
     .example('venv-tools --update-path auto ./venv', 'virtualenv-tools style')
     .example('venv-tools completion >> ~/.bashrc', 'tab completion in bash (zsh: ~/.zshrc)');
 }
@@ -395,7 +424,20 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
     case 'scan':
       return { mode: 'scan', path, json: args.json === true };
     case 'verify':
-      return { mode: 'verify', path, json: args.json === true };
+      return {
+        mode: 'verify',
+        path,
+        json: args.json === true,
+        relocatable: args.relocatable === true,
+      };
+    case 'make-relocatable':
+      return {
+        mode: 'make-relocatable',
+        path,
+        dryRun: args.dryRun === true,
+        diff: args.diff === true,
+        json: args.json === true,
+      };
     default:
       throw new UsageError(`unknown command: ${String(cmd)} (see venv-tools --help)`);
   }

@@ -77,7 +77,7 @@ export function bytesToUtf8(s: ByteString): string {
   return NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s;
 }
 
-/** True when `s[start, end)` is a whole path by DESIGN.md's boundary rule. */
+/** True when `s[start, end)` is a whole path by the boundary rule (docs/REWRITING.md). */
 export function isWholePathAt(s: string, start: number, end: number): boolean {
   if (start > 0 && isNameByte(s.charCodeAt(start - 1))) return false;
   if (end < s.length && isNameByte(s.charCodeAt(end))) return false;

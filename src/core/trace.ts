@@ -8,7 +8,7 @@
  * this thread has used (`cpu 310+120`: user + system ms, from /proc, in steps of 10 ms) and, on
  * the main thread, the whole process's (`proc 900+300`: V8's compiler and GC threads count there
  * too), then this isolate's heap used/total, the part of it its young generation takes, its
- * ArrayBuffers and the process's resident set, in MB. bench/PERFORMANCE.md shows how it was used.
+ * ArrayBuffers and the process's resident set, in MB. docs/PERFORMANCE.md shows how it was used.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';

@@ -16,7 +16,7 @@ export type FileKind =
 
 /**
  * The one-letter tags of `--verbose`. S, B, P, F and A are virtualenv-tools' own; the rest are
- * ours (DESIGN.md "CLI contract").
+ * ours (docs/REWRITING.md, "What gets rewritten").
  */
 export const KIND_LETTER: Readonly<Record<FileKind, string>> = {
   shebang: 'S',

@@ -17,7 +17,7 @@ const OP_CODE = new Map(OPS.map((o, i) => [o, i]));
  * JavaScript heap rather than held as an object and a string each. Held as objects, the 23,000
  * edits of a 100,000-file venv were most of what the main thread's young generation kept alive,
  * which made V8 grow it from 8 to 32 MB: 10-35 MB more at 4x the venv than at 1x (measured with
- * `--trace-gc-nvp` and GNU time, bench/PERFORMANCE.md). The worker sends its edits in this form
+ * `--trace-gc-nvp` and GNU time, docs/PERFORMANCE.md). The worker sends its edits in this form
  * too, with each batch of journal frames.
  */
 export class EditLog {

@@ -192,7 +192,7 @@ const KEPT_IN_BYTES = 'its source was rewritten, and it holds the old path in by
 
 /**
  * Turns files into edits as they are read, so that a run never holds more than one file's
- * content (DESIGN.md "scan -> plan -> apply"). Three orders matter, and the caller keeps them:
+ * content (docs/ARCHITECTURE.md, "The pipeline"). Three orders matter, and the caller keeps them:
  * RECORDs are noted before the pycs (to know which pycs need a new hash), every other file
  * before the pycs (a pyc whose source .py this run rewrites needs the new source), and each
  * RECORD is rewritten after every file whose new hash it needs. A caller that plans pycs before

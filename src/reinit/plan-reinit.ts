@@ -141,21 +141,34 @@ function formOf(root: ByteString, binDir: string, a: AliasState): AliasForm {
   }
 }
 
+/** What planning one alias needs to know of the others. */
+interface AliasPlanning {
+  readonly input: ReinitPlanInput;
+  readonly forms: ReadonlyMap<string, AliasForm>;
+  /** Does `name` end at an interpreter, following relative links among the aliases? */
+  readonly resolves: (name: string) => boolean;
+  /** A file alias to copy the mode and owner of, in a --copies venv. */
+  readonly copyLike: Extract<AliasState, { type: 'file' }> | undefined;
+}
+
+/** What one alias comes to: its line in the report, and the records (none when it stays). */
+interface AliasStep {
+  readonly link: LinkChange;
+  readonly records: JournalRecord[];
+  readonly warning?: ReinitWarning;
+}
+
 /**
- * Plan the re-pointing of a venv's interpreter (DESIGN.md "Reinitialize"); pure. Links that
- * lead out of the venv go to the interpreter as found, links within it (`python -> python3`)
- * stay, copies get a fresh copy of the real executable, and pyvenv.cfg gets the new base
- * values. Every change becomes a journal record: links and copies are renamed over.
+ * Plan the re-pointing of a venv's interpreter (docs/ARCHITECTURE.md, "reinit"); pure. Links
+ * that lead out of the venv go to the interpreter as found, links within it (`python ->
+ * python3`) stay, copies get a fresh copy of the real executable, and pyvenv.cfg gets the new
+ * base values. Every change becomes a journal record: links and copies are renamed over.
  */
 export function planReinit(input: ReinitPlanInput): ReinitPlan {
   const { root, binDir } = input;
-  const warnings: ReinitWarning[] = [];
-  const rel = (name: string) => `${binDir}/${name}`;
   const forms = new Map<string, AliasForm>();
   for (const a of input.aliases) forms.set(a.name, formOf(root, binDir, a));
   const byName = new Map(input.aliases.map((a) => [a.name, a] as const));
-
-  /** Follow relative links among the aliases: does `name` end at an interpreter? */
   const resolves = (name: string, seen: Set<string> = new Set()): boolean => {
     const a = byName.get(name);
     const form = forms.get(name);
@@ -168,169 +181,130 @@ export function planReinit(input: ReinitPlanInput): ReinitPlan {
     if (posix.dirname(t) !== binAbs) return true; // elsewhere in the venv: not ours to judge
     return resolves(posix.basename(t), seen);
   };
-
+  const planning: AliasPlanning = {
+    input,
+    forms,
+    resolves: (name) => resolves(name),
+    // A missing alias in a --copies venv becomes a copy with the mode and owner of the others.
+    copyLike: input.aliases.find(
+      (a): a is Extract<AliasState, { type: 'file' }> =>
+        a.type === 'file' && looksLikeExecutable(a.bytes),
+    ),
+  };
   const links: LinkChange[] = [];
   const records: JournalRecord[] = [];
-  const copyRecord = (name: string, like: { mode: number; uid: number; gid: number }) => {
+  const warnings: ReinitWarning[] = [];
+  for (const a of input.aliases) {
+    const step = planAlias(a, planning);
+    if (step === undefined) continue;
+    links.push(step.link);
+    records.push(...step.records);
+    if (step.warning !== undefined) warnings.push(step.warning);
+  }
+  const cfg = planCfg(input);
+  if (cfg.record !== undefined) records.push(cfg.record);
+  return { links, cfg: cfg.changes, records, warnings };
+}
+
+/** One alias: kept, re-linked, copied again or created; undefined for a missing one not needed. */
+function planAlias(a: AliasState, p: AliasPlanning): AliasStep | undefined {
+  const { input } = p;
+  const rel = `${input.binDir}/${a.name}`;
+  const path = bytesToUtf8(rel);
+  const form = p.forms.get(a.name) as AliasForm;
+  const linkTarget = bytesToUtf8(input.linkTarget);
+  const copySource = bytesToUtf8(input.copySource);
+  const relink = (): JournalRecord => ({ op: 'symlink', rel, target: input.linkTarget });
+  const copy = (like: { mode: number; uid: number; gid: number }): JournalRecord => {
     if (input.newBinary === undefined)
-      throw new Error(
-        `planReinit: the bytes of ${bytesToUtf8(input.copySource)} are needed for ${name}`,
-      );
-    records.push({
+      throw new Error(`planReinit: the bytes of ${copySource} are needed for ${a.name}`);
+    return {
       op: 'replace',
-      rel: rel(name),
+      rel,
       data: input.newBinary,
       mode: like.mode,
       uid: like.uid,
       gid: like.gid,
       atimeMs: input.now,
       mtimeMs: input.now,
-    });
+    };
   };
-  // A missing alias in a --copies venv becomes a copy with the mode and owner of the others.
-  const copyLike = input.aliases.find(
-    (a): a is Extract<AliasState, { type: 'file' }> =>
-      a.type === 'file' && looksLikeExecutable(a.bytes),
-  );
-  const linkTarget = bytesToUtf8(input.linkTarget);
-
-  for (const a of input.aliases) {
-    const path = bytesToUtf8(rel(a.name));
-    const form = forms.get(a.name) as AliasForm;
-    // `python` must lead to an interpreter; so must every alias that exists.
-    const needed = a.name === 'python' || a.type !== 'missing';
-    switch (form) {
-      case 'interpreter-link': {
-        const old = (a as { target: ByteString }).target;
-        if (old === input.linkTarget) {
-          links.push({
-            path,
-            form,
-            action: 'keep',
-            old: bytesToUtf8(old),
-            new: linkTarget,
-            copy: false,
-          });
-        } else {
-          records.push({ op: 'symlink', rel: rel(a.name), target: input.linkTarget });
-          links.push({
-            path,
-            form,
-            action: 'relink',
-            old: bytesToUtf8(old),
-            new: linkTarget,
-            copy: false,
-          });
-        }
-        break;
-      }
-      case 'alias-link': {
-        const old = bytesToUtf8((a as { target: ByteString }).target);
-        if (resolves(a.name)) {
-          links.push({ path, form, action: 'keep', old, new: old, copy: false });
-        } else {
-          // A dangling chain (its target alias is gone): point it straight at the interpreter.
-          records.push({ op: 'symlink', rel: rel(a.name), target: input.linkTarget });
-          links.push({ path, form, action: 'relink', old, new: linkTarget, copy: false });
-        }
-        break;
-      }
-      case 'copy': {
-        const file = a as Extract<AliasState, { type: 'file' }>;
-        if (input.newBinary !== undefined && file.bytes.equals(input.newBinary)) {
-          links.push({
-            path,
-            form,
-            action: 'keep',
-            old: null,
-            new: bytesToUtf8(input.copySource),
-            copy: true,
-          });
-        } else {
-          copyRecord(a.name, file);
-          links.push({
-            path,
-            form,
-            action: 'copy',
-            old: null,
-            new: bytesToUtf8(input.copySource),
-            copy: true,
-          });
-        }
-        break;
-      }
-      case 'missing': {
-        if (!needed) break;
-        if (copyLike !== undefined) {
-          copyRecord(a.name, copyLike);
-          links.push({
-            path,
-            form,
-            action: 'create',
-            old: null,
-            new: bytesToUtf8(input.copySource),
-            copy: true,
-          });
-        } else {
-          records.push({ op: 'symlink', rel: rel(a.name), target: input.linkTarget });
-          links.push({
-            path,
-            form,
-            action: 'create',
-            old: null,
-            new: linkTarget,
-            copy: false,
-          });
-        }
-        break;
-      }
-      case 'other':
-        warnings.push({
+  const link = (
+    action: LinkChange['action'],
+    old: string | null,
+    next: string | null,
+    isCopy: boolean,
+  ): LinkChange => ({ path, form, action, old, new: next, copy: isCopy });
+  switch (form) {
+    case 'interpreter-link': {
+      const target = (a as { target: ByteString }).target;
+      const old = bytesToUtf8(target);
+      return target === input.linkTarget
+        ? { link: link('keep', old, linkTarget, false), records: [] }
+        : { link: link('relink', old, linkTarget, false), records: [relink()] };
+    }
+    case 'alias-link': {
+      const old = bytesToUtf8((a as { target: ByteString }).target);
+      // A dangling chain (its target alias is gone): point it straight at the interpreter.
+      return p.resolves(a.name)
+        ? { link: link('keep', old, old, false), records: [] }
+        : { link: link('relink', old, linkTarget, false), records: [relink()] };
+    }
+    case 'copy': {
+      const file = a as Extract<AliasState, { type: 'file' }>;
+      return input.newBinary !== undefined && file.bytes.equals(input.newBinary)
+        ? { link: link('keep', null, copySource, true), records: [] }
+        : { link: link('copy', null, copySource, true), records: [copy(file)] };
+    }
+    case 'missing': {
+      // `python` must lead to an interpreter; so must every alias that exists.
+      if (a.name !== 'python' && a.type === 'missing') return undefined;
+      return p.copyLike !== undefined
+        ? { link: link('create', null, copySource, true), records: [copy(p.copyLike)] }
+        : { link: link('create', null, linkTarget, false), records: [relink()] };
+    }
+    case 'other':
+      return {
+        link: link('keep', null, null, false),
+        records: [],
+        warning: {
           code: a.type === 'file' ? 'ALIAS_NOT_BINARY' : 'ALIAS_NOT_LINK',
           message: `${path} is ${a.type === 'file' ? 'a file but not an executable binary (a wrapper script?)' : 'neither a link nor a file'}: left as it is`,
           path,
-        });
-        links.push({ path, form, action: 'keep', old: null, new: null, copy: false });
-        break;
-    }
+        },
+      };
   }
+}
 
-  const cfg: CfgChange[] = [];
-  if (input.cfg !== undefined) {
-    // May throw RewriteError (a path that cannot be written into pyvenv.cfg); the caller names the file.
-    const next = rewritePyvenvCfgBase(input.cfg.bytes, { values: input.cfgValues });
-    if (next !== undefined) {
-      const before = parsePyvenvCfg(fromBytes(input.cfg.bytes));
-      const after = parsePyvenvCfg(fromBytes(next));
-      for (const key of BASE_CFG_KEYS) {
-        const o = before.get(key);
-        const n = after.get(key);
-        if (o !== undefined && n !== undefined && o !== n)
-          cfg.push({ key, old: bytesToUtf8(o), new: bytesToUtf8(n) });
-      }
-      const st = input.cfg;
-      // Same rule as relocation: a file with other hard links gets a new file renamed over it.
-      records.push(
-        st.nlink > 1
-          ? {
-              op: 'replace',
-              rel: 'pyvenv.cfg',
-              data: next,
-              mode: st.mode,
-              uid: st.uid,
-              gid: st.gid,
-              atimeMs: st.atimeMs,
-              mtimeMs: st.mtimeMs,
-            }
-          : {
-              op: 'write',
-              rel: 'pyvenv.cfg',
-              data: next,
-              atimeMs: st.atimeMs,
-              mtimeMs: st.mtimeMs,
-            },
-      );
-    }
+/** pyvenv.cfg's new base values: the keys that change, and the record that writes them. */
+function planCfg(input: ReinitPlanInput): { changes: CfgChange[]; record?: JournalRecord } {
+  const changes: CfgChange[] = [];
+  if (input.cfg === undefined) return { changes };
+  // May throw RewriteError (a path that cannot be written into pyvenv.cfg); the caller names the file.
+  const next = rewritePyvenvCfgBase(input.cfg.bytes, { values: input.cfgValues });
+  if (next === undefined) return { changes };
+  const before = parsePyvenvCfg(fromBytes(input.cfg.bytes));
+  const after = parsePyvenvCfg(fromBytes(next));
+  for (const key of BASE_CFG_KEYS) {
+    const o = before.get(key);
+    const n = after.get(key);
+    if (o !== undefined && n !== undefined && o !== n)
+      changes.push({ key, old: bytesToUtf8(o), new: bytesToUtf8(n) });
   }
-  return { links, cfg, records, warnings };
+  const st = input.cfg;
+  // Same rule as relocation: a file with other hard links gets a new file renamed over it.
+  const record: JournalRecord =
+    st.nlink > 1
+      ? {
+          op: 'replace',
+          rel: 'pyvenv.cfg',
+          data: next,
+          mode: st.mode,
+          uid: st.uid,
+          gid: st.gid,
+          atimeMs: st.atimeMs,
+          mtimeMs: st.mtimeMs,
+        }
+      : { op: 'write', rel: 'pyvenv.cfg', data: next, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs };
+  return { changes, record };
 }

@@ -97,6 +97,120 @@ function pycsOfNewSources(pycs: PathList, planner: Planner, between: () => void)
   return out;
 }
 
+/** The walk's lists: packed as they are listed, so that no array of every entry is ever held. */
+interface TreeLists {
+  readonly records: ByteString[];
+  readonly symlinks: ByteString[];
+  readonly others: PathList;
+  readonly pycs: PathList;
+  readonly dirs: number;
+  readonly files: number;
+}
+
+/** Walk the venv into the lists the planning passes take. */
+function listTree(root: ByteString): TreeLists {
+  const records: ByteString[] = [];
+  const symlinks: ByteString[] = [];
+  const pycRels = new PathListBuilder();
+  const otherRels = new PathListBuilder();
+  let dirs = 0;
+  let files = 0;
+  walkEach(root, (rel, type) => {
+    if (type === 'file') {
+      files++;
+      if (rel.endsWith('.dist-info/RECORD')) records.push(rel);
+      else if (rel.endsWith('.pyc') || rel.endsWith('.pyo')) pycRels.add(rel);
+      else otherRels.add(rel);
+    } else if (type === 'dir') dirs++;
+    else if (type === 'symlink') symlinks.push(rel);
+  });
+  return { records, symlinks, others: otherRels.finish(), pycs: pycRels.finish(), dirs, files };
+}
+
+/** The symlinks, last: a target that starts with a mapped path moves. */
+function planSymlinks(
+  root: ByteString,
+  symlinks: readonly ByteString[],
+  planner: Planner,
+  clock: PhaseClock,
+): void {
+  clock.plan(() => {
+    for (const rel of symlinks) {
+      let before: ByteString;
+      try {
+        before = fromBytes(
+          fs.readlinkSync(absPath(root, rel), { encoding: 'buffer' }) as unknown as Buffer,
+        );
+      } catch {
+        continue; // vanished since the walk
+      }
+      planner.symlink(rel, before);
+    }
+  });
+}
+
+/**
+ * Hand the spare worker its work when the run takes two threads (asked for, or `auto` on a venv
+ * of THREAD_MIN_FILES files or more); otherwise let it go.
+ */
+function startWorker(
+  input: PlanTreeInput,
+  lists: Pick<TreeLists, 'records' | 'others' | 'pycs' | 'files'>,
+): WorkerHandle | undefined {
+  const two = input.threads === 'auto' ? lists.files >= THREAD_MIN_FILES : input.threads > 1;
+  if (input.spare === undefined || input.frames === undefined || !two) {
+    input.spare?.close();
+    return undefined;
+  }
+  const { others, pycs } = lists;
+  const init: WorkerInit = {
+    root: input.root,
+    layout: input.layout,
+    mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
+    along: input.along,
+    needles: input.needles.map(fromBytes),
+    records: lists.records,
+    others: { bytes: others.bytes, ends: others.ends, length: others.length },
+    pycs: { bytes: pycs.bytes, ends: pycs.ends, length: pycs.length },
+  };
+  return beginWork(input.spare, init, input.frames);
+}
+
+/**
+ * Plan again the pycs the worker planned before their source .py was known to change. Returns
+ * how many it planned, and how many of those must be applied in journal order.
+ */
+function planAgain(
+  pycs: readonly ByteString[],
+  planner: Planner,
+  searcher: FileSearcher,
+  clock: PhaseClock,
+): { fixed: number; inOrder: number } {
+  let fixed = 0;
+  let inOrder = 0;
+  for (const rel of pycs) {
+    if (!planner.needsAgain(rel)) continue; // this thread planned it with its new source
+    const r = clock.read(() => searcher.readAgain(rel));
+    if (r === undefined) continue;
+    const planned = clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat));
+    if (planned === undefined) continue;
+    fixed++;
+    if (planned === 'remove' || r.stat.nlink > 1) inOrder++;
+  }
+  return { fixed, inOrder };
+}
+
+/** Files that hold the old path and got no edit: a rewriter missed them. */
+function missedFiles(missed: readonly ByteString[]): VenvToolsError {
+  const shown = missed.slice(0, 5).map(bytesToUtf8);
+  const one = missed.length === 1;
+  return new VenvToolsError(
+    'INCOMPLETE',
+    `${shown.join(', ')}${missed.length > 5 ? ` and ${missed.length - 5} more` : ''}: ${one ? 'holds' : 'hold'} the old path, but no rewrite was planned for ${one ? 'it' : 'them'}. This is a bug in venv-tools. Nothing was changed; please report it, with the file.`,
+    shown[0],
+  );
+}
+
 /**
  * Read every file once and plan it (DESIGN.md "scan -> plan"), in the orders the Planner needs:
  * RECORDs noted first, then the other files, then the pycs, then the RECORDs rewritten and the
@@ -110,28 +224,7 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
   const { root } = input;
   trace('walk');
   const t0 = performance.now();
-  const records: ByteString[] = [];
-  const symlinks: ByteString[] = [];
-  let others: PathList;
-  let pycs: PathList;
-  let dirs = 0;
-  let files = 0;
-  {
-    // Packed as they are listed: no array of every entry is ever held.
-    const pycRels = new PathListBuilder();
-    const otherRels = new PathListBuilder();
-    walkEach(root, (rel, type) => {
-      if (type === 'file') {
-        files++;
-        if (rel.endsWith('.dist-info/RECORD')) records.push(rel);
-        else if (rel.endsWith('.pyc') || rel.endsWith('.pyo')) pycRels.add(rel);
-        else otherRels.add(rel);
-      } else if (type === 'dir') dirs++;
-      else if (type === 'symlink') symlinks.push(rel);
-    });
-    others = otherRels.finish();
-    pycs = pycRels.finish();
-  }
+  const { records, symlinks, others, pycs, dirs, files } = listTree(root);
   const tWalk = performance.now() - t0;
   trace('walked');
   const planner = new Planner(
@@ -143,26 +236,7 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
   const searcher = new FileSearcher(root, input.needles);
   const clock = new PhaseClock();
 
-  let worker: WorkerHandle | undefined;
-  if (
-    input.spare !== undefined &&
-    input.frames !== undefined &&
-    (input.threads === 'auto' ? files >= THREAD_MIN_FILES : input.threads > 1)
-  ) {
-    const init: WorkerInit = {
-      root: input.root,
-      layout: input.layout,
-      mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
-      along: input.along,
-      needles: input.needles.map(fromBytes),
-      records,
-      others: { bytes: others.bytes, ends: others.ends, length: others.length },
-      pycs: { bytes: pycs.bytes, ends: pycs.ends, length: pycs.length },
-    };
-    worker = beginWork(input.spare, init, input.frames);
-  } else {
-    input.spare?.close();
-  }
+  let worker = startWorker(input, { records, others, pycs, files });
   const ctrl = worker?.ctrl ?? new Int32Array(new SharedArrayBuffer(4 * CTRL_SLOTS));
   // What each thread examined, and what the worker journaled, to prove before the commit point
   // that no file went unplanned (checkComplete).
@@ -301,16 +375,7 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
         done.sources.length > 0
           ? [...new Set([...again, ...pycsOfNewSources(pycs, planner, () => {})])]
           : again;
-      for (const rel of all) {
-        if (!planner.needsAgain(rel)) continue; // this thread planned it with its new source
-        const r = clock.read(() => searcher.readAgain(rel));
-        const planned =
-          r === undefined ? undefined : clock.plan(() => planner.pycAgain(rel, r.bytes, r.stat));
-        if (r !== undefined && planned !== undefined) {
-          fixed++;
-          if (planned === 'remove' || r.stat.nlink > 1) inOrder++;
-        }
-      }
+      ({ fixed, inOrder } = planAgain(all, planner, searcher, clock));
       if (all.length > 0) trace(`pycs planned again: ${fixed}`);
     }
   } catch (err) {
@@ -334,29 +399,10 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
     pycs: [mainPycs + workerPycs, pycs.length],
     records: [recordsNoted, records.length],
   });
-  clock.plan(() => {
-    for (const rel of symlinks) {
-      let before: ByteString;
-      try {
-        before = fromBytes(
-          fs.readlinkSync(absPath(root, rel), { encoding: 'buffer' }) as unknown as Buffer,
-        );
-      } catch {
-        continue; // vanished since the walk
-      }
-      planner.symlink(rel, before);
-    }
-  });
+  planSymlinks(root, symlinks, planner, clock);
   trace('records planned');
   const missed = planner.unaccounted();
-  if (missed.length > 0) {
-    const shown = missed.slice(0, 5).map(bytesToUtf8);
-    throw new VenvToolsError(
-      'INCOMPLETE',
-      `${shown.join(', ')}${missed.length > 5 ? ` and ${missed.length - 5} more` : ''}: ${missed.length === 1 ? 'holds' : 'hold'} the old path, but no rewrite was planned for ${missed.length === 1 ? 'it' : 'them'}. This is a bug in venv-tools. Nothing was changed; please report it, with the file.`,
-      shown[0],
-    );
-  }
+  if (missed.length > 0) throw missedFiles(missed);
   const { binaries, warnings } = planner.finish();
   largeBinaries.push(...searcher.largeBinaries);
   return {

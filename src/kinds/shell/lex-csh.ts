@@ -8,16 +8,15 @@
  *   `$`, `"` or backtick cannot be written inside "…" and a `'` not inside '…'.
  */
 import type { ByteString } from '../../core/path-boundary.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
   mapRuns,
-  runsOfItems,
   type Command,
   type Lexed,
   type LitChar,
   type Sub,
   type Word,
-  commentRun,
 } from './words.js';
 import { RewriteError } from '../../core/errors.js';
 
@@ -52,76 +51,44 @@ class CshLexer {
   }
 
   script(): Command<CshCtx>[] {
-    const s = this.s;
-    const n = s.length;
-    const commands: Command<CshCtx>[] = [];
-    let cur: Word<CshCtx>[] = [];
-    const flush = (): void => {
-      if (cur.length > 0) commands.push(cur);
-      cur = [];
-    };
-    let i = 0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (c === ' ' || c === '\t') {
-        i++;
-      } else if (c === '\\' && s[i + 1] === '\n') {
-        i += 2; // a blank between words
-      } else if (c === '#') {
-        i = this.comment(i);
-      } else if (c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
-        flush();
-        i++;
-      } else if (c === '<' || c === '>') {
-        i++;
-      } else {
-        const w = this.word(i);
-        cur.push(w);
-        // every word takes at least one byte, so no input can stall the loop
-        i = Math.max(w.end, i + 1);
-      }
-    }
-    flush();
-    return commands;
-  }
-
-  private comment(i0: number): number {
-    let j = this.s.indexOf('\n', i0);
-    if (j === -1) j = this.s.length;
-    this.runs.push(commentRun(this.s, i0, j, PLAIN.C));
-    return j;
+    return readCommands<CshCtx>(
+      {
+        s: this.s,
+        runs: this.runs,
+        commentCtx: PLAIN.C,
+        word: (i) => this.word(i),
+        between: (c, i, at) => {
+          if (c === '\n' || c === ';' || c === '&' || c === '|' || c === '(' || c === ')') {
+            at.flush();
+            return i + 1;
+          }
+          return c === '<' || c === '>' ? i + 1 : undefined;
+        },
+      },
+      0,
+    ).commands;
   }
 
   private word(i0: number): Word<CshCtx> {
     const s = this.s;
     const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c) || c === '#') break;
+    return readWord<CshCtx>(s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c) || c === '#') return undefined;
       if (c === '\\') {
-        if (s[i + 1] === '\n') break;
+        if (s[i + 1] === '\n') return undefined;
         if (i + 1 >= n) {
           this.lit(items, '\\', i, i + 1, 'U');
-          i++;
-          continue;
+          return i + 1;
         }
         this.lit(items, s[i + 1] as string, i, i + 2, 'U');
-        i += 2;
-      } else if (c === "'" || c === '"') {
-        i = this.quoted(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '`') {
-        i = this.backtick(i, items);
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        return i + 2;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      if (c === "'" || c === '"') return this.quoted(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '`') return this.backtick(i, items);
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   private quoted(i0: number, items: Item[]): number {

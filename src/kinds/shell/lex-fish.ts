@@ -8,15 +8,14 @@
  * - `%self` at the start of a word is process expansion and `~` is home, so both get escaped.
  */
 import type { ByteString } from '../../core/path-boundary.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
-  runsOfItems,
   type Command,
   type Lexed,
   type LitChar,
   type Sub,
   type Word,
-  commentRun,
 } from './words.js';
 
 /** U unquoted, S '…', D "…", C comment. */
@@ -50,81 +49,48 @@ class FishLexer {
 
   /** Commands from `i0` to the end, or (inParen) to the `)` closing a substitution. */
   script(i0: number, inParen: boolean): { commands: Command<FishCtx>[]; end: number } {
-    const s = this.s;
-    const n = s.length;
-    const commands: Command<FishCtx>[] = [];
-    let cur: Word<FishCtx>[] = [];
-    const flush = (): void => {
-      if (cur.length > 0) commands.push(cur);
-      cur = [];
-    };
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (c === ' ' || c === '\t') {
-        i++;
-      } else if (c === '\\' && s[i + 1] === '\n') {
-        i += 2;
-      } else if (c === '#') {
-        i = this.comment(i);
-      } else if (c === ')') {
-        flush();
-        i++;
-        if (inParen) return { commands, end: i };
-      } else if (c === '\n' || c === ';' || c === '&' || c === '|') {
-        flush();
-        i++;
-      } else if (c === '<' || c === '>') {
-        i++;
-      } else {
-        const w = this.word(i);
-        cur.push(w);
-        // every word takes at least one byte, so no input can stall the loop
-        i = Math.max(w.end, i + 1);
-      }
-    }
-    flush();
-    return { commands, end: n };
-  }
-
-  private comment(i0: number): number {
-    let j = this.s.indexOf('\n', i0);
-    if (j === -1) j = this.s.length;
-    this.runs.push(commentRun(this.s, i0, j, 'C'));
-    return j;
+    return readCommands<FishCtx>(
+      {
+        s: this.s,
+        runs: this.runs,
+        commentCtx: 'C',
+        word: (i) => this.word(i),
+        between: (c, i, at) => {
+          if (c === ')') {
+            at.flush();
+            return inParen ? { end: i + 1 } : i + 1;
+          }
+          if (c === '\n' || c === ';' || c === '&' || c === '|') {
+            at.flush();
+            return i + 1;
+          }
+          return c === '<' || c === '>' ? i + 1 : undefined;
+        },
+      },
+      i0,
+    );
   }
 
   private word(i0: number): Word<FishCtx> {
-    const s = this.s;
-    const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c)) break;
-      if (c === '\\') {
-        i = this.escape(i, items);
-      } else if (c === "'") {
-        i = this.single(i, items);
-      } else if (c === '"') {
-        i = this.double(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '(') {
+    return readWord<FishCtx>(this.s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c)) return undefined;
+      if (c === '\\') return this.escape(i, items);
+      if (c === "'") return this.single(i, items);
+      if (c === '"') return this.double(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '(') {
         const r = this.script(i + 1, true);
         items.push({ sub: 'cmd', commands: r.commands });
-        i = r.end;
-      } else if (c === '{' || c === '}') {
+        return r.end;
+      }
+      if (c === '{' || c === '}') {
         // brace expansion makes several words; its parts are literal runs of their own
         items.push({ sub: 'other' });
-        i++;
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        return i + 1;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   /** An unquoted backslash escape. */

@@ -6,6 +6,7 @@
  */
 import type { ByteString } from '../../core/path-boundary.js';
 import { RewriteError } from '../../core/errors.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
   mapRuns,
@@ -16,7 +17,6 @@ import {
   type LitChar,
   type Sub,
   type Word,
-  commentRun,
 } from './words.js';
 
 /**
@@ -110,85 +110,76 @@ class ShLexer {
   script(i0: number, inParen: boolean): { commands: Command<ShCtx>[]; end: number } {
     const s = this.s;
     const n = s.length;
-    const commands: Command<ShCtx>[] = [];
-    let cur: Word<ShCtx>[] = [];
-    const flush = (): void => {
-      if (cur.length > 0) commands.push(cur);
-      cur = [];
-    };
     // `case` patterns end with an unmatched `)`, which must not close a `$(`.
     const cases: CaseState[] = [];
     let depth = 0;
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      const top = cases[cases.length - 1];
-      if (c === ' ' || c === '\t') {
-        i++;
-      } else if (c === '\\' && s[i + 1] === '\n') {
-        i += 2;
-      } else if (c === '#') {
-        i = this.comment(i);
-      } else if (c === '\n') {
-        flush();
-        i = this.hereDocBodies(i + 1);
-      } else if (c === ')') {
-        flush();
-        i++;
-        if (top === 'pat') cases[cases.length - 1] = 'body';
-        else if (depth > 0) depth--;
-        else if (inParen) return { commands, end: i };
-      } else if (c === '(' && s[i + 1] === '(' && cur.length === 0 && top !== 'pat') {
-        // bash's `(( … ))` arithmetic: its `<<` is a shift, not a here-document
-        let d = 2;
-        i += 2;
-        while (i < n && d > 0) {
-          if (s[i] === '(') d++;
-          else if (s[i] === ')') d--;
-          i++;
-        }
-      } else if (c === '(') {
-        flush();
-        i++;
-        if (top !== 'pat') depth++;
-      } else if (c === ';') {
-        flush();
-        if (s[i + 1] === ';' || s[i + 1] === '&') {
-          // `;;`, `;&`, `;;&` end a case branch
-          i += s[i + 2] === '&' ? 3 : 2;
-          if (top === 'body') cases[cases.length - 1] = 'pat';
-        } else {
-          i++;
-        }
-      } else if (c === '&' || c === '|') {
-        flush();
-        i += s[i + 1] === c || (c === '|' && s[i + 1] === '&') ? 2 : 1;
-      } else if (c === '<' && s[i + 1] === '<' && s[i + 2] !== '<') {
-        i = this.hereDocHead(i + 2);
-      } else if (c === '<' || c === '>') {
-        i++;
-        while (s[i] === '<' || s[i] === '>' || s[i] === '&' || s[i] === '|') i++;
-      } else {
-        const w = this.word(i);
-        const text = wordText(w);
-        if (cur.length === 0 && top !== 'pat' && text === 'case') cases.push('word');
-        else if (top === 'word' && text === 'in') cases[cases.length - 1] = 'pat';
-        else if (cur.length === 0 && (top === 'pat' || top === 'body') && text === 'esac')
-          cases.pop();
-        cur.push(w);
-        // every word takes at least one byte, so no input can stall the loop
-        i = Math.max(w.end, i + 1);
-      }
-    }
-    flush();
-    return { commands, end: n };
-  }
-
-  private comment(i0: number): number {
-    let j = this.s.indexOf('\n', i0);
-    if (j === -1) j = this.s.length;
-    this.runs.push(commentRun(this.s, i0, j, PLAIN.C));
-    return j;
+    return readCommands<ShCtx>(
+      {
+        s,
+        runs: this.runs,
+        commentCtx: PLAIN.C,
+        word: (i) => this.word(i),
+        between: (c, i, at) => {
+          const top = cases[cases.length - 1];
+          if (c === '\n') {
+            at.flush();
+            return this.hereDocBodies(i + 1);
+          }
+          if (c === ')') {
+            at.flush();
+            if (top === 'pat') cases[cases.length - 1] = 'body';
+            else if (depth > 0) depth--;
+            else if (inParen) return { end: i + 1 };
+            return i + 1;
+          }
+          if (c === '(' && s[i + 1] === '(' && at.cur.length === 0 && top !== 'pat') {
+            // bash's `(( … ))` arithmetic: its `<<` is a shift, not a here-document
+            let d = 2;
+            let j = i + 2;
+            while (j < n && d > 0) {
+              if (s[j] === '(') d++;
+              else if (s[j] === ')') d--;
+              j++;
+            }
+            return j;
+          }
+          if (c === '(') {
+            at.flush();
+            if (top !== 'pat') depth++;
+            return i + 1;
+          }
+          if (c === ';') {
+            at.flush();
+            if (s[i + 1] === ';' || s[i + 1] === '&') {
+              // `;;`, `;&`, `;;&` end a case branch
+              if (top === 'body') cases[cases.length - 1] = 'pat';
+              return i + (s[i + 2] === '&' ? 3 : 2);
+            }
+            return i + 1;
+          }
+          if (c === '&' || c === '|') {
+            at.flush();
+            return i + (s[i + 1] === c || (c === '|' && s[i + 1] === '&') ? 2 : 1);
+          }
+          if (c === '<' && s[i + 1] === '<' && s[i + 2] !== '<') return this.hereDocHead(i + 2);
+          if (c === '<' || c === '>') {
+            let j = i + 1;
+            while (s[j] === '<' || s[j] === '>' || s[j] === '&' || s[j] === '|') j++;
+            return j;
+          }
+          return undefined;
+        },
+        onWord: (w, cur) => {
+          const top = cases[cases.length - 1];
+          const text = wordText(w);
+          if (cur.length === 0 && top !== 'pat' && text === 'case') cases.push('word');
+          else if (top === 'word' && text === 'in') cases[cases.length - 1] = 'pat';
+          else if (cur.length === 0 && (top === 'pat' || top === 'body') && text === 'esac')
+            cases.pop();
+        },
+      },
+      i0,
+    );
   }
 
   /** After `<<`: the delimiter word; the body is read at the next newline. */
@@ -266,36 +257,23 @@ class ShLexer {
   word(i0: number): Word<ShCtx> {
     const s = this.s;
     const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c)) break;
+    return readWord<ShCtx>(s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c)) return undefined;
       if (c === '\\') {
         if (i + 1 >= n) {
           this.lit(items, '\\', i, i + 1, 'U');
-          i++;
-        } else if (s[i + 1] === '\n') {
-          i += 2;
-        } else {
-          this.lit(items, s[i + 1] as string, i, i + 2, 'U');
-          i += 2;
+          return i + 1;
         }
-      } else if (c === "'") {
-        i = this.single(i, items);
-      } else if (c === '"') {
-        i = this.double(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '`') {
-        i = this.backtick(i, items, false);
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        if (s[i + 1] !== '\n') this.lit(items, s[i + 1] as string, i, i + 2, 'U');
+        return i + 2;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      if (c === "'") return this.single(i, items);
+      if (c === '"') return this.double(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '`') return this.backtick(i, items, false);
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   private single(i0: number, items: Item[]): number {

@@ -95,7 +95,7 @@ export function runsOfItems<C>(items: readonly (LitChar<C> | Sub<C>)[]): LitChar
 export type Quoter<C> = (to: ByteString, first: C, last: C) => string;
 
 /**
- * The edits that replace every whole-path match in the runs. The boundary rule of DESIGN.md
+ * The edits that replace every whole-path match in the runs. The boundary rule (docs/REWRITING.md)
  * is applied to the decoded run, so `'/opt/app'2` does not match `/opt/app` while
  * `"/opt/app"/bin` does. The edge of a run counts as a boundary: what an expansion next to the
  * path yields is unknown, and the templates only ever put `/bin` or `:$PATH` there.

@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { fs } from '../core/fs.js';
 
@@ -31,14 +30,11 @@ let wasm: Promise<WasmZstd> | undefined;
 
 /** Load the WASM codec once (it compiles its module when first asked). */
 export function wasmZstd(): Promise<WasmZstd> {
-  wasm ??= new Promise((resolve) => {
-    // A CommonJS package that loads its WebAssembly beside itself: required at run time, never
-    // bundled (scripts/bundle.mjs keeps it external).
-    const require = createRequire(import.meta.url);
-    const mod = require('zstd-codec/lib/zstd-stream.js') as {
-      run(f: (streams: WasmZstd) => void): void;
-    };
-    mod.run(resolve);
-  });
+  // A CommonJS package whose WebAssembly is inlined in its JavaScript. The command's ES bundle
+  // imports it from node_modules when asked (scripts/bundle.mjs keeps it external); the single
+  // executable's bundle holds it, which needs the import's name written out here.
+  wasm ??= import('zstd-codec/lib/zstd-stream.js').then(
+    (mod) => new Promise<WasmZstd>((resolve) => (mod.default ?? mod).run(resolve)),
+  );
   return wasm;
 }

@@ -14,6 +14,8 @@ export const COMMANDS = [
   'reinit',
   'scan',
   'verify',
+  'pack',
+  'unpack',
   'make-relocatable',
   'completion',
 ] as const;
@@ -29,7 +31,19 @@ export const VALUE_OPTIONS: ReadonlySet<string> = new Set([
   'to',
   'from',
   'map',
+  'output',
+  'format',
 ]);
+
+/** Each context's one-letter options, and the options they stand for. */
+const SHORT: Partial<Record<Context, Readonly<Record<string, string>>>> = {
+  pack: { o: 'output' },
+};
+
+/** Options that take one of a few values. */
+const CHOICES: Readonly<Record<string, readonly string[]>> = {
+  format: ['tar', 'tar.gz', 'tar.zst'],
+};
 
 /**
  * The options each context takes, besides --help (and -h) and --version, which every context
@@ -63,8 +77,24 @@ export const OPTIONS: Readonly<Record<Context, readonly string[]>> = {
   reinit: ['python', 'force', 'dry-run', 'diff', 'json', 'quiet', 'no-progress'],
   scan: ['json', 'verbose', 'quiet', 'no-progress'],
   verify: ['json', 'relocatable', 'quiet', 'no-progress'],
+  pack: ['output', 'to', 'format', 'json', 'quiet', 'no-progress'],
+  unpack: ['force', 'reinitialize', 'python', 'json', 'quiet', 'no-progress'],
   'make-relocatable': ['dry-run', 'diff', 'json', 'quiet', 'no-progress'],
   completion: [],
+};
+
+/** The PATHs (or other words) each context takes: at least, at most, and what they are. */
+const POSITIONALS: Readonly<Record<Context, readonly [number, number, string]>> = {
+  top: [0, 0, ''],
+  compat: [0, 1, 'venv PATH'],
+  relocate: [0, 1, 'venv PATH'],
+  reinit: [0, 1, 'venv PATH'],
+  scan: [0, 1, 'venv PATH'],
+  verify: [0, 1, 'venv PATH'],
+  pack: [1, 1, 'VENV (the venv to pack)'],
+  unpack: [2, 2, 'ARCHIVE and DEST'],
+  'make-relocatable': [0, 1, 'venv PATH'],
+  completion: [0, 0, ''],
 };
 
 /** The first line of the top-level help and of a bare `venv-tools` (virtualenv-tools' test_help reads `usage: `). */
@@ -80,6 +110,13 @@ const VALUE_WORDS: Readonly<Record<string, string>> = {
   from: 'OLD (absolute)',
   map: 'OLD=NEW',
   python: 'EXE',
+  output: 'ARCHIVE (its extension picks the format)',
+  format: 'tar, tar.gz or tar.zst',
+};
+
+/** Where an option's value means something else in a context. */
+const VALUE_WORDS_IN: Partial<Record<Context, Readonly<Record<string, string>>>> = {
+  pack: { to: 'FINAL (absolute)' },
 };
 
 /** Options a context cannot do without, and what to say when one is missing. */
@@ -90,6 +127,9 @@ const REQUIRED: Partial<Record<Context, ReadonlyArray<readonly [string, string]>
       'relocate needs --to NEW: where the venv will live (absolute), or auto for where it stands',
     ],
   ],
+  pack: [
+    ['output', 'pack needs -o ARCHIVE: the archive to write (its extension picks the format)'],
+  ],
 };
 
 /** How a context is named in a message. */
@@ -99,10 +139,10 @@ function contextName(c: Context): string {
   return c;
 }
 
-/** "a", "a and b", "a, b and c". */
-function listed(words: readonly string[]): string {
+/** "a", "a and b", "a, b and c" (or "a, b or c"). */
+function listed(words: readonly string[], and = 'and'): string {
   if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words.at(-1) ?? ''}`;
+  return `${words.slice(0, -1).join(', ')} ${and} ${words.at(-1) ?? ''}`;
 }
 
 /** The edit distance between two short words (Levenshtein). */
@@ -236,15 +276,22 @@ export function checkArgv(argv: readonly string[]): void {
     if (arg.startsWith('-') && arg !== '-') {
       const eq = arg.indexOf('=');
       const typed = eq === -1 ? arg : arg.slice(0, eq);
-      const name = typed.slice(2);
-      if (!typed.startsWith('--') || !(name === 'version' || OPTIONS[context].includes(name))) {
+      const short = typed.startsWith('--') ? undefined : SHORT[context]?.[typed.slice(1)];
+      const name = short ?? typed.slice(2);
+      const known = name === 'version' || OPTIONS[context].includes(name);
+      if ((short === undefined && !typed.startsWith('--')) || !known) {
         throw unknownOption(typed, context);
       }
       seen.add(name);
       if (VALUE_OPTIONS.has(name)) {
         const value = eq === -1 ? argv[i + 1] : arg.slice(eq + 1);
-        if (value === undefined || value === '' || (eq === -1 && value.startsWith('-')))
-          throw new UsageError(`${typed} needs a value: ${VALUE_WORDS[name] ?? 'one'}`);
+        if (value === undefined || value === '' || (eq === -1 && value.startsWith('-'))) {
+          const words = VALUE_WORDS_IN[context]?.[name] ?? VALUE_WORDS[name] ?? 'one';
+          throw new UsageError(`${typed} needs a value: ${words}`);
+        }
+        const choices = CHOICES[name];
+        if (choices !== undefined && !choices.includes(value))
+          throw new UsageError(`${typed} takes ${listed(choices, 'or')}, got: ${value}`);
         if (eq === -1) i++;
       }
       continue;
@@ -256,15 +303,18 @@ export function checkArgv(argv: readonly string[]): void {
     }
     paths.push(arg);
   }
-  const most = context === 'completion' ? 0 : 1;
+  const [least, most, what] = POSITIONALS[context];
+  const who = context === 'compat' ? 'venv-tools' : `venv-tools ${context}`;
+  const got = `, got ${paths.length}: ${paths.join(' ')}`;
   if (paths.length > most) {
-    const who = context === 'compat' ? 'venv-tools' : `venv-tools ${context}`;
     throw new UsageError(
       most === 0
         ? `${who} takes no PATH, got: ${paths.join(' ')}`
-        : `${who} takes one venv PATH, got ${paths.length}: ${paths.join(' ')}`,
+        : `${who} takes ${most === 1 ? 'one ' : ''}${what}${got}`,
     );
   }
+  if (paths.length < least)
+    throw new UsageError(`${who} needs ${what}${paths.length > 0 ? got : ''}`);
   for (const [name, message] of REQUIRED[context] ?? [])
     if (!seen.has(name)) throw new UsageError(message);
 }

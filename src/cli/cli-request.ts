@@ -49,6 +49,23 @@ export type CliRequest =
       readonly json: boolean;
     })
   | (OutputOptions & {
+      readonly mode: 'pack';
+      readonly path: string;
+      readonly output: string;
+      readonly to: string | undefined;
+      readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly json: boolean;
+    })
+  | (OutputOptions & {
+      readonly mode: 'unpack';
+      readonly archive: string;
+      readonly dest: string;
+      readonly force: boolean;
+      readonly reinitialize: boolean;
+      readonly python: string | undefined;
+      readonly json: boolean;
+    })
+  | (OutputOptions & {
       readonly mode: 'scan';
       readonly path: string;
       readonly json: boolean;
@@ -82,8 +99,18 @@ export class UsageError extends Error {
   }
 }
 
-/** True when argv uses virtualenv-tools' flags: then every positional is the venv PATH. */
+/**
+ * True when argv uses virtualenv-tools' flags: then every positional is the venv PATH. The one
+ * exception is `unpack ARCHIVE DEST --reinitialize`, where `--reinitialize` is unpack's own flag:
+ * a command named first, with no `--update-path`, is that command.
+ */
 export function isCompatArgv(argv: readonly string[]): boolean {
+  if (
+    argv[0] === 'unpack' &&
+    !argv.some((a) => a === '--update-path' || a.startsWith('--update-path='))
+  ) {
+    return false;
+  }
   for (const a of argv) {
     if (a === '--') break;
     if (a === '--update-path' || a.startsWith('--update-path=') || a === '--reinitialize')

@@ -87,6 +87,17 @@ const OPTION_DEFS: Readonly<Record<string, Options>> = {
   relocatable: flag(
     'Also fail while anything pins the venv to its path (see make-relocatable), naming each file',
   ),
+  output: {
+    alias: 'o',
+    type: 'string',
+    demandOption: true,
+    describe: 'The archive to write; its extension picks the format',
+  },
+  format: {
+    type: 'string',
+    choices: ['tar', 'tar.gz', 'tar.zst'],
+    describe: 'The format, whatever the extension says',
+  },
 };
 
 const PER_CONTEXT: Partial<Record<Context, Readonly<Record<string, Options>>>> = {
@@ -102,6 +113,15 @@ const PER_CONTEXT: Partial<Record<Context, Readonly<Record<string, Options>>>> =
     'dry-run': flag('Print the plan (links and pyvenv.cfg keys) and change nothing'),
   },
   scan: { verbose: flag('List every file a relocation would rewrite, by kind') },
+  pack: {
+    to: value(
+      'Archive the venv as relocated for this path (absolute): the server then needs only tar -x',
+    ),
+  },
+  unpack: {
+    force: flag('Replace DEST if it exists, once the new tree is complete'),
+    reinitialize: flag("Also re-point each venv's interpreter at this machine's python3.X"),
+  },
   'make-relocatable': {
     'dry-run': flag('Print what would change and what cannot be made relative; change nothing'),
   },
@@ -133,6 +153,10 @@ const HELP: Readonly<Record<Context, CommandHelp>> = {
       ['venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate'],
       ['venv-tools scan ./venv', 'see what holds the old location'],
       ['venv-tools verify ./venv', 'check the venv where it stands'],
+      [
+        'venv-tools pack ./venv -o app.tar.zst',
+        'archive it; venv-tools unpack extracts and relocates',
+      ],
       ['venv-tools make-relocatable ./venv', 'make it work wherever it is moved'],
       ['venv-tools --update-path auto ./venv', 'virtualenv-tools style'],
       ['venv-tools completion >> ~/.bashrc', 'tab completion in bash (zsh: ~/.zshrc)'],
@@ -195,7 +219,8 @@ const HELP: Readonly<Record<Context, CommandHelp>> = {
   },
   scan: {
     usage: 'usage: venv-tools scan [PATH] [options]',
-    describe: 'Show where the venv thinks it is, what names that place, and what a relocation does',
+    describe:
+      'Show where the venv thinks it is, what names that place, and what a relocation does (or what unpack would do with an archive)',
     examples: [
       ['venv-tools scan ./venv', 'what a relocation of ./venv would rewrite'],
       ['venv-tools scan ./venv --verbose', 'and every file, by kind'],
@@ -204,13 +229,38 @@ const HELP: Readonly<Record<Context, CommandHelp>> = {
   },
   verify: {
     usage: 'usage: venv-tools verify [PATH] [options]',
-    describe: 'Check that the venv works where it stands; exit 1 with the problems and their fix',
+    describe:
+      'Check that the venv works where it stands (or that an archive is whole); exit 1 with the problems and their fix',
     examples: [
       ['venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?'],
       ['venv-tools verify ./venv --relocatable', 'does it keep working after a plain mv or cp -a?'],
       [
         'venv-tools verify ./venv --quiet || venv-tools relocate ./venv --to auto',
         'relocate only when needed',
+      ],
+    ],
+  },
+  pack: {
+    usage: 'usage: venv-tools pack VENV -o ARCHIVE [--to FINAL] [options]',
+    describe:
+      'Stream the venv into a tar, tar.gz or tar.zst archive, with a manifest; --to relocates it in the stream',
+    examples: [
+      ['venv-tools pack ./venv -o app.tar.zst', 'archive the venv'],
+      [
+        'venv-tools pack ./venv -o app.tar.zst --to /srv/app/3f9c2e1/venv',
+        'archive it already relocated for its final place',
+      ],
+    ],
+  },
+  unpack: {
+    usage: 'usage: venv-tools unpack ARCHIVE DEST [options]',
+    describe:
+      'Check every member, extract beside DEST, relocate for DEST, then rename: DEST appears whole or not at all',
+    examples: [
+      ['venv-tools unpack app.tar.zst /srv/app/3f9c2e1/venv', 'extract and relocate'],
+      [
+        'venv-tools unpack app.tar.gz /srv/app/3f9c2e1/venv --reinitialize',
+        "and use this server's python3.X",
       ],
     ],
   },
@@ -282,6 +332,25 @@ function commandParser(argv: readonly string[], columns: number): Argv {
     .command('reinit [path]', HELP.reinit.describe, (y) => command(y, 'reinit'))
     .command('scan [path]', HELP.scan.describe, (y) => command(y, 'scan'))
     .command('verify [path]', HELP.verify.describe, (y) => command(y, 'verify'))
+    .command('pack <venv>', HELP.pack.describe, (y) =>
+      withOptions(
+        y
+          .positional('venv', { type: 'string', describe: 'The venv to pack' })
+          .usage(header('pack'))
+          .hide('version'),
+        'pack',
+      ),
+    )
+    .command('unpack <archive> <dest>', HELP.unpack.describe, (y) =>
+      withOptions(
+        y
+          .positional('archive', { type: 'string', describe: 'A tar, tar.gz or tar.zst archive' })
+          .positional('dest', { type: 'string', describe: 'Where the venv (or app tree) goes' })
+          .usage(header('unpack'))
+          .hide('version'),
+        'unpack',
+      ),
+    )
     .command('make-relocatable [path]', HELP['make-relocatable'].describe, (y) =>
       command(y, 'make-relocatable'),
     )
@@ -408,6 +477,27 @@ export function parseCliWithYargs(argv: readonly string[], opts: ParseOptions = 
         force: args.force === true,
         dryRun: args.dryRun === true,
         diff: args.diff === true,
+        json: args.json === true,
+        ...out,
+      };
+    case 'pack':
+      return {
+        mode: 'pack',
+        path: String(args.venv),
+        output: String(last(args.output)),
+        to: last(args.to),
+        format: last(args.format) as 'tar' | 'tar.gz' | 'tar.zst' | undefined,
+        json: args.json === true,
+        ...out,
+      };
+    case 'unpack':
+      return {
+        mode: 'unpack',
+        archive: String(args.archive),
+        dest: String(args.dest),
+        force: args.force === true,
+        reinitialize: args.reinitialize === true,
+        python: last(args.python),
         json: args.json === true,
         ...out,
       };

@@ -1,4 +1,4 @@
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMMANDS } from '../../src/cli/check-argv.js';
@@ -122,6 +122,32 @@ const ROWS: Row[] = [
     ...usage(['verfy'], 'unknown command verfy: did you mean verify? the commands are'),
     stderr: /^venv-tools: unknown command verfy: did you mean verify\? the commands are relocate, /,
   },
+  // pack and unpack: their words, values and choices.
+  usage(
+    ['pack', './venv'],
+    'pack needs -o ARCHIVE: the archive to write (its extension picks the format)',
+  ),
+  usage(['pack', '-o', 'a.tar'], 'venv-tools pack needs VENV (the venv to pack)'),
+  usage(['pack', 'v', '-o'], '-o needs a value: ARCHIVE (its extension picks the format)'),
+  usage(['pack', 'v', '-o', 'a.tar', '--to'], '--to needs a value: FINAL (absolute)'),
+  usage(
+    ['pack', 'v', '-o', 'a.tar', '--format', 'zip'],
+    '--format takes tar, tar.gz or tar.zst, got: zip',
+  ),
+  usage(
+    ['pack', 'v', '--ouptut', 'a.tar'],
+    'unknown option --ouptut for pack; did you mean --output?',
+  ),
+  usage(['unpack', 'a.tar'], 'venv-tools unpack needs ARCHIVE and DEST, got 1: a.tar'),
+  usage(
+    ['unpack', 'a.tar', 'd', 'e'],
+    'venv-tools unpack takes ARCHIVE and DEST, got 3: a.tar d e',
+  ),
+  usage(
+    ['unpack', 'a.tar', 'd', '--to', '/x'],
+    '--to is not an option of unpack; it exists only for relocate and pack',
+  ),
+  usage(['unpack', '-o', 'a.tar', 'd'], 'unknown option -o for unpack'),
   // PATHs and values.
   usage(['scan', 'a', 'b'], 'venv-tools scan takes one venv PATH, got 2: a b'),
   usage(['--update-path', '/x', 'a', 'b'], 'venv-tools takes one venv PATH, got 2: a b'),
@@ -153,7 +179,8 @@ const ROWS: Row[] = [
       /^venv-tools: (\S+) is not a virtualenv: not a directory: \1\nhint: \1 does not exist\n$/,
   },
   {
-    argv: ['scan', '{file}'],
+    // (scan and verify read a file as an archive)
+    argv: ['relocate', '{file}', '--to', '/srv/app/x'],
     status: 1,
     stdout: '',
     stderr:
@@ -298,26 +325,38 @@ test('on a terminal, the virtualenv-tools form prints its error once (stdout), t
   t.regex(r.output, /^hint: \S+ does not exist\r?$/m);
 });
 
-/** Every command's argv on the venv, for --quiet and --json; a command missing here fails. */
-function commandRuns(venv: string, exe: string): Record<string, string[]> {
-  return {
-    compat: ['--update-path', 'auto', venv],
-    reinit: ['reinit', venv, '--python', exe],
-    relocate: ['relocate', venv, '--to', 'auto'],
-    scan: ['scan', venv],
-    verify: ['verify', venv],
-    'make-relocatable': ['make-relocatable', venv, '--dry-run'],
-    completion: [],
-  };
+/**
+ * A successful run of every command on the moved venv of `p`, in an order that works (relocated
+ * first, so that it verifies; packed before it is unpacked), for --quiet and --json. A command
+ * with no run here fails the tests that use it.
+ */
+function commandRuns(p: Places, exe: string): Array<readonly [string, string[]]> {
+  const archive = path.join(path.dirname(p.parent), 'app.tar');
+  return [
+    ['compat', ['--update-path', 'auto', p.venv]],
+    ['relocate', ['relocate', p.venv, '--to', 'auto']],
+    ['reinit', ['reinit', p.venv, '--python', exe]],
+    ['scan', ['scan', p.venv]],
+    ['verify', ['verify', p.venv]],
+    ['pack', ['pack', p.venv, '-o', archive]],
+    ['scan', ['scan', archive]],
+    ['verify', ['verify', archive]],
+    ['unpack', ['unpack', archive, path.join(path.dirname(p.parent), 'unpacked')]],
+    ['make-relocatable', ['make-relocatable', p.venv, '--dry-run']],
+  ];
+}
+
+/** Every command but completion has a run in commandRuns. */
+function coversEveryCommand(t: ExecutionContext, runs: ReturnType<typeof commandRuns>): void {
+  const named = new Set(runs.map(([name]) => name));
+  for (const c of COMMANDS) if (c !== 'completion') t.true(named.has(c), `a run of ${c}`);
 }
 
 test('--quiet prints nothing on success, on every command and the virtualenv-tools form', (t) => {
   const p = places('msg-quiet');
-  const runs = commandRuns(p.venv, python.exe);
-  for (const c of COMMANDS) t.true(c in runs, `a --quiet run for ${c}`);
-  // The order matters: relocated first, the venv verifies.
-  for (const name of ['compat', 'relocate', 'reinit', 'scan', 'verify', 'make-relocatable']) {
-    const argv = runs[name] ?? [];
+  const runs = commandRuns(p, python.exe);
+  coversEveryCommand(t, runs);
+  for (const [name, argv] of runs) {
     const r = cli([...argv, '--quiet']);
     t.is(r.status, 0, `${name}: ${r.stdout}${r.stderr}`);
     t.is(r.stdout, '', name);
@@ -331,9 +370,9 @@ test('--quiet prints nothing on success, on every command and the virtualenv-too
 
 test('--json gives one JSON document on every command and on the virtualenv-tools form, whose default output it leaves alone', (t) => {
   const p = places('msg-json');
-  const runs = commandRuns(p.venv, python.exe);
-  for (const name of ['compat', 'relocate', 'reinit', 'scan', 'verify', 'make-relocatable']) {
-    const argv = runs[name] ?? [];
+  const runs = commandRuns(p, python.exe);
+  coversEveryCommand(t, runs);
+  for (const [name, argv] of runs) {
     const r = cli([...argv, '--json']);
     t.is(r.status, 0, `${name}: ${r.stderr}`);
     const doc = JSON.parse(r.stdout) as { command: string };

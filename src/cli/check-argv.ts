@@ -193,14 +193,15 @@ function contextsWith(name: string, here: Context): Context[] {
 function unknownOption(typed: string, context: Context): UsageError {
   const name = typed.replace(/^-+/, '');
   const known = ['help', ...OPTIONS[context]];
-  // A long option that this context does not take but another does (right spelling only).
-  if (typed.startsWith('--')) {
-    const elsewhere = contextsWith(name, context);
-    if (elsewhere.length > 0) {
-      const where = listed(elsewhere.map(contextName));
-      const of = context === 'top' ? 'without a command' : `of ${contextName(context)}`;
-      return new UsageError(`${typed} is not an option ${of}; it exists only for ${where}`);
-    }
+  // An option that this context does not take but another does (right spelling only).
+  const long = typed.startsWith('--');
+  const elsewhere = long
+    ? contextsWith(name, context)
+    : (Object.keys(SHORT) as Context[]).filter((c) => SHORT[c]?.[name] !== undefined);
+  if (elsewhere.length > 0) {
+    const where = listed(elsewhere.map(contextName));
+    const of = context === 'top' ? 'without a command' : `of ${contextName(context)}`;
+    return new UsageError(`${typed} is not an option ${of}; it exists only for ${where}`);
   }
   // At the top, the virtualenv-tools flags are what people arrive with: suggest them too.
   const pool = context === 'top' ? [...known, ...OPTIONS.compat] : known;

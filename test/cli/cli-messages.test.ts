@@ -147,7 +147,8 @@ const ROWS: Row[] = [
     ['unpack', 'a.tar', 'd', '--to', '/x'],
     '--to is not an option of unpack; it exists only for relocate and pack',
   ),
-  usage(['unpack', '-o', 'a.tar', 'd'], 'unknown option -o for unpack'),
+  usage(['unpack', '-o', 'a.tar', 'd'], '-o is not an option of unpack; it exists only for pack'),
+  usage(['unpack', '-x', 'a.tar', 'd'], 'unknown option -x for unpack'),
   // PATHs and values.
   usage(['scan', 'a', 'b'], 'venv-tools scan takes one venv PATH, got 2: a b'),
   usage(['--update-path', '/x', 'a', 'b'], 'venv-tools takes one venv PATH, got 2: a b'),

@@ -104,6 +104,7 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
       path: req.path,
       to,
       toFlag: '--update-path',
+      dropUnreadablePycs: req.dropUnreadablePycs,
       onProgress: progress.update,
       ...threadsFromEnv(),
     });
@@ -142,6 +143,7 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
       forceFrom: req.forceFrom,
       maps: req.maps,
       dryRun: req.dryRun,
+      dropUnreadablePycs: req.dropUnreadablePycs,
       onProgress: progress.update,
       ...threadsFromEnv(),
     });

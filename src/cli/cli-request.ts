@@ -14,6 +14,8 @@ export type CliRequest =
       readonly verbose: boolean;
       /** Exit 1 when the venv cannot work here (its interpreter is missing); it is still relocated. */
       readonly strict: boolean;
+      /** Remove a sourceless pyc that cannot be rewritten rather than refuse the run. */
+      readonly dropUnreadablePycs: boolean;
     }
   | {
       readonly mode: 'relocate';
@@ -28,6 +30,7 @@ export type CliRequest =
       readonly json: boolean;
       readonly verbose: boolean;
       readonly strict: boolean;
+      readonly dropUnreadablePycs: boolean;
     }
   | {
       readonly mode: 'reinit';

@@ -57,6 +57,13 @@ const strictOpt = {
     "Exit 1 when the venv's interpreter is missing on this machine (the relocation is still done; the warning names the fix, --reinitialize)",
 } as const;
 
+const dropPycsOpt = {
+  type: 'boolean',
+  default: false,
+  describe:
+    'Remove a pyc that cannot be rewritten, has no source beside it and names the old location (otherwise refused); one with its source is always compiled again or removed',
+} as const;
+
 function compatParser(argv: readonly string[]): Argv {
   return base(argv)
     .usage(
@@ -82,6 +89,7 @@ function compatParser(argv: readonly string[]): Argv {
         'Print one line per changed file (S script, B pyc, P .pth, F finder, A activate, …)',
     })
     .option('strict', strictOpt)
+    .option('drop-unreadable-pycs', dropPycsOpt)
     .example(
       'venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv',
       'relocate after unpacking',
@@ -154,6 +162,7 @@ function commandParser(argv: readonly string[]): Argv {
             describe: 'List every changed file',
           })
           .option('strict', strictOpt)
+          .option('drop-unreadable-pycs', dropPycsOpt)
           .example(
             'venv-tools relocate ./venv --to /srv/app/abc/venv',
             'relocate ./venv for /srv/app/abc/venv',
@@ -276,6 +285,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
       python: last(args.python),
       verbose: args.verbose === true,
       strict: args.strict === true,
+      dropUnreadablePycs: args.dropUnreadablePycs === true,
     };
   }
   const { args, output } = run(commandParser(argv), argv);
@@ -298,6 +308,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         json: args.json === true,
         verbose: args.verbose === true,
         strict: args.strict === true,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
       };
     case 'reinit':
       return {

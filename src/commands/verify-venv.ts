@@ -56,7 +56,7 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
     checkActivate(root, layout.binDir, venv.evidence, (loc) => isHere(loc, root)),
   );
   const pth = timed('pth', () => checkPth(root, layout.sitePackages, foreign));
-  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs));
+  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs, python.magic));
   const record = timed('record', () => checkRecord(root, layout.sitePackages, opts.onProgress));
   const checks = [foreignPaths.result, interpreters, python.result, activate, pth, pycs, record];
   const problems = checks.flatMap((c) => c.problems);

@@ -248,7 +248,11 @@ async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<
   const progress = await progressFor('verify');
   let report;
   try {
-    report = verifyVenv({ path: req.path, onProgress: progress.update });
+    report = verifyVenv({
+      path: req.path,
+      relocatable: req.relocatable,
+      onProgress: progress.update,
+    });
   } finally {
     progress.finish();
   }
@@ -260,6 +264,36 @@ async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<
     for (const l of formatVerify(report, await paintFor(process.stdout))) out(l);
   }
   return report.ok ? 0 : 1;
+}
+
+async function runMakeRelocatable(
+  req: Extract<CliRequest, { mode: 'make-relocatable' }>,
+): Promise<number> {
+  const { makeRelocatable } = await import('../src/commands/make-relocatable.js');
+  const progress = await progressFor('make-relocatable');
+  let result;
+  try {
+    result = makeRelocatable({ path: req.path, dryRun: req.dryRun, onProgress: progress.update });
+  } finally {
+    progress.finish();
+  }
+  const { report, edits } = result;
+  const diff = req.diff
+    ? (await import('../src/report/format-diff.js')).formatPlanDiff(
+        edits,
+        req.json ? NO_PAINT : await paintFor(process.stdout),
+      )
+    : undefined;
+  if (req.json) {
+    const { makeRelocatableJson } = await import('../src/report/format-json.js');
+    outJson(makeRelocatableJson(report, diff));
+    return 0;
+  }
+  const { formatMakeRelocatable } = await import('../src/report/format-relocatable.js');
+  const lines = formatMakeRelocatable(report, await paintFor(process.stdout));
+  for (const l of lines) out(l);
+  for (const l of diff ?? []) out(l);
+  return 0;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -289,6 +323,8 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runScan(req);
       case 'verify':
         return await runVerify(req);
+      case 'make-relocatable':
+        return await runMakeRelocatable(req);
     }
   } catch (e) {
     if (e instanceof UsageError) {

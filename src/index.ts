@@ -13,6 +13,16 @@ export { relocate, type RelocateOptions } from './commands/relocate-venv.js';
 export { scanVenv as scan, type ScanOptions } from './commands/scan-venv.js';
 export { verifyVenv as verify, type VerifyOptions } from './commands/verify-venv.js';
 export { reinitialize, type ReinitOptions } from './commands/reinitialize.js';
+export {
+  makeRelocatable,
+  type MakeRelocatableOptions,
+  type MakeRelocatableResult,
+} from './commands/make-relocatable.js';
+export type {
+  LeftFile,
+  MakeRelocatableReport,
+  RelocatableChange,
+} from './relocate/make-relocatable-report.js';
 export type {
   Change,
   MappingReport,

@@ -42,7 +42,20 @@ export type CliRequest =
       readonly json: boolean;
     }
   | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
-  | { readonly mode: 'verify'; readonly path: string; readonly json: boolean }
+  | {
+      readonly mode: 'verify';
+      readonly path: string;
+      readonly json: boolean;
+      /** Also check that nothing pins the venv to its path (make-relocatable). */
+      readonly relocatable: boolean;
+    }
+  | {
+      readonly mode: 'make-relocatable';
+      readonly path: string;
+      readonly dryRun: boolean;
+      readonly diff: boolean;
+      readonly json: boolean;
+    }
   | { readonly mode: 'output'; readonly text: string };
 
 /** A usage error: exit 2, with the message and a pointer to --help. */

@@ -221,10 +221,38 @@ function commandParser(argv: readonly string[]): Argv {
       (y) =>
         pathArg(y)
           .option('json', jsonOpt)
+          .option('relocatable', {
+            type: 'boolean',
+            default: false,
+            describe:
+              'Also fail while anything pins the venv to its path (see make-relocatable), naming each file',
+          })
           .example('venv-tools verify /srv/app/abc/venv', 'after unpacking: does it work here?')
+          .example(
+            'venv-tools verify ./venv --relocatable',
+            'does it keep working after a plain mv or cp -a?',
+          )
           .example(
             'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
             'relocate only when needed',
+          ),
+    )
+    .command(
+      'make-relocatable [path]',
+      'Rewrite the venv so that it keeps working after a plain mv, cp -a, tar or docker COPY',
+      (y) =>
+        pathArg(y)
+          .option('dry-run', {
+            type: 'boolean',
+            default: false,
+            describe: 'Print what would change and what cannot be made relative; change nothing',
+          })
+          .option('diff', diffOpt)
+          .option('json', jsonOpt)
+          .example('venv-tools make-relocatable ./venv', 'then mv, cp -a or tar it anywhere')
+          .example(
+            'venv-tools make-relocatable ./venv --dry-run --diff',
+            'show the new script headers and activate lines',
           ),
     )
     .completion('completion', 'Print a shell completion script (bash, zsh): see docs/JSON.md')
@@ -232,6 +260,7 @@ function commandParser(argv: readonly string[]): Argv {
     .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate')
     .example('venv-tools scan ./venv', 'see what holds the old location')
     .example('venv-tools verify ./venv', 'check the venv where it stands')
+    .example('venv-tools make-relocatable ./venv', 'make it work wherever it is moved')
     .example('venv-tools --update-path auto ./venv', 'virtualenv-tools style')
     .example('venv-tools completion >> ~/.bashrc', 'tab completion in bash (zsh: ~/.zshrc)');
 }
@@ -323,7 +352,20 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
     case 'scan':
       return { mode: 'scan', path, json: args.json === true };
     case 'verify':
-      return { mode: 'verify', path, json: args.json === true };
+      return {
+        mode: 'verify',
+        path,
+        json: args.json === true,
+        relocatable: args.relocatable === true,
+      };
+    case 'make-relocatable':
+      return {
+        mode: 'make-relocatable',
+        path,
+        dryRun: args.dryRun === true,
+        diff: args.diff === true,
+        json: args.json === true,
+      };
     default:
       throw new UsageError(`unknown command: ${String(cmd)} (see venv-tools --help)`);
   }

@@ -3,7 +3,8 @@
  * decide where it was built, and run the relocation (relocate/run-relocation.ts).
  */
 import { performance } from 'node:perf_hooks';
-import type { ByteString } from '../core/path-boundary.js';
+import { fs } from '../core/fs.js';
+import { toBytes, type ByteString } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
 import type { Warning } from '../core/warning.js';
 import { baseReport, emptyTimings, type RelocationResult } from '../relocate/relocation-report.js';
@@ -16,7 +17,26 @@ import {
   type CheckedLocations,
 } from '../scan/check-locations.js';
 import { findOldPrefix } from '../scan/find-old-prefix.js';
+import { isMarkedRelocatable } from '../kinds/relocatable-pyvenv-cfg.js';
 import { openVenv, type OpenedVenv } from './open-venv.js';
+
+/** The ALREADY_RELOCATABLE note, for a venv whose pyvenv.cfg says `relocatable = true`. */
+function relocatableNote(venv: OpenedVenv): Warning[] {
+  if (!venv.layout.hasPyvenvCfg) return [];
+  let cfg: Buffer;
+  try {
+    cfg = fs.readFileSync(toBytes(`${venv.root}/pyvenv.cfg`));
+  } catch {
+    return [];
+  }
+  if (!isMarkedRelocatable(cfg)) return [];
+  return [
+    {
+      code: 'ALREADY_RELOCATABLE',
+      message: `${venv.path} is already relocatable (pyvenv.cfg: relocatable = true): its scripts, activate scripts, .pth and RECORD find it at run time and were left as they are`,
+    },
+  ];
+}
 
 export interface RelocateOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -97,7 +117,10 @@ export function relocateOpened(
 ): RelocationResult {
   const timings = emptyTimings();
   const target = given.to;
-  const old = oldLocation(venv, given, opts);
+  const note = relocatableNote(venv);
+  // Nothing names any place: a relocatable venv has nothing to rewrite, which is up to date.
+  const nothingNamed = given.from === undefined && venv.evidence.length === 0 && note.length > 0;
+  const old = nothingNamed ? undefined : oldLocation(venv, given, opts);
   // The interpreter as the venv will see it: links into the venv are read where it stands.
   const interpreter = checkInterpreter(
     venv.root,
@@ -110,7 +133,7 @@ export function relocateOpened(
     timings.total = performance.now() - t0;
     const report = baseReport(venv, 'up-to-date', undefined, target, timings);
     return {
-      report: { ...report, warnings: [...given.warnings, ...warningsAfter] },
+      report: { ...report, warnings: [...given.warnings, ...note, ...warningsAfter] },
       plan: undefined,
     };
   }
@@ -119,7 +142,7 @@ export function relocateOpened(
     old,
     target,
     maps: given.maps,
-    warningsBefore: given.warnings,
+    warningsBefore: [...given.warnings, ...note],
     warningsAfter,
     dryRun: opts.dryRun === true,
     sourceless:

@@ -5,7 +5,10 @@
  * command does (docs/RELIABILITY.md).
  */
 import { performance } from 'node:perf_hooks';
-import { bytesToUtf8 } from '../core/path-boundary.js';
+import { fs } from '../core/fs.js';
+import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
+import { isMarkedRelocatable } from '../kinds/relocatable-pyvenv-cfg.js';
+import { planRelocatable, venvPlaces } from '../relocate/plan-relocatable.js';
 import { openVenv } from './open-venv.js';
 import { isHere, locationsOf, stateOf } from '../scan/locations.js';
 import { checkActivate } from '../verify/check-activate.js';
@@ -15,14 +18,37 @@ import { checkPth } from '../verify/check-pth.js';
 import { checkPycs } from '../verify/check-pycs.js';
 import { checkPython } from '../verify/check-python.js';
 import { checkRecord } from '../verify/check-record.js';
+import { checkRelocatable, isPin, leftoversOf } from '../verify/check-relocatable.js';
 import type { CheckName } from '../verify/check-result.js';
-import { fixOf, reinitArgv, relocateArgv, type Fix } from '../verify/fix-command.js';
+import {
+  fixOf,
+  makeRelocatableArgv,
+  reinitArgv,
+  relocateArgv,
+  type Fix,
+} from '../verify/fix-command.js';
 import { searchOldPaths } from '../verify/search-old-paths.js';
 import { type VerifyReport } from '../verify/verify-report.js';
+
+function markedRelocatable(root: ByteString, hasPyvenvCfg: boolean): boolean {
+  if (!hasPyvenvCfg) return false;
+  try {
+    return isMarkedRelocatable(fs.readFileSync(toBytes(`${root}/pyvenv.cfg`)));
+  } catch {
+    return false;
+  }
+}
 
 export interface VerifyOptions {
   /** The venv as the user gave it (echoed in messages and in the suggested commands). */
   readonly path: string;
+  /**
+   * `--relocatable`: also check that nothing pins the venv to its path (check-relocatable.ts),
+   * in place of the check that its files name no other place (pycs and pyvenv.cfg's `command`
+   * name where a relocatable venv was made, and that is no problem). A venv whose pyvenv.cfg
+   * says `relocatable = true` is always checked so.
+   */
+  readonly relocatable?: boolean;
   /** The environment bin/python runs in; process.env by default. */
   readonly env?: NodeJS.ProcessEnv;
   /** Called with (phase, done, total) during long checks; for a progress bar. */
@@ -45,11 +71,25 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
   };
 
   const foreign = foreignLocations(venv);
+  // A venv made relocatable is checked as one whether or not --relocatable is given: where it
+  // stands, what its pycs and pyvenv.cfg's command name is where it was made, not a problem.
+  const relocatable = opts.relocatable === true || markedRelocatable(root, layout.hasPyvenvCfg);
+  // With --relocatable, the search is for every place the venv is or was, this one included:
+  // whatever still names one of them pins the venv.
+  const places = relocatable ? venvPlaces(root, venv.evidence) : [];
   // One read of the tree: every file for the old locations, and the list of pycs.
-  const search = timed('foreign-paths', () =>
-    searchOldPaths(root, layout, foreign, opts.onProgress),
+  const search = timed(relocatable ? 'relocatable' : 'foreign-paths', () =>
+    searchOldPaths(root, layout, relocatable ? places : foreign, opts.onProgress),
   );
-  const foreignPaths = timed('foreign-paths', () => checkForeignPaths(venv, search));
+  const foreignPaths = relocatable
+    ? undefined
+    : timed('foreign-paths', () => checkForeignPaths(venv, search));
+  const pins = relocatable
+    ? timed('relocatable', () => {
+        const plan = planRelocatable(root, layout, places);
+        return { plan, result: checkRelocatable(plan, leftoversOf(root, plan, search, places)) };
+      })
+    : undefined;
   const interpreters = timed('interpreters', () => checkInterpreters(root, layout.binDir));
   const python = timed('python', () => checkPython(root, layout.binDir, opts.env));
   const activate = timed('activate', () =>
@@ -58,15 +98,24 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
   const pth = timed('pth', () => checkPth(root, layout.sitePackages, foreign));
   const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs, python.magic));
   const record = timed('record', () => checkRecord(root, layout.sitePackages, opts.onProgress));
-  const checks = [foreignPaths.result, interpreters, python.result, activate, pth, pycs, record];
+  const first = pins?.result ?? (foreignPaths as NonNullable<typeof foreignPaths>).result;
+  const checks = [first, interpreters, python.result, activate, pth, pycs, record];
   const problems = checks.flatMap((c) => c.problems);
 
   const fixes: Fix[] = [];
-  if (foreignPaths.foreign.length > 0) {
+  if (foreignPaths !== undefined && foreignPaths.foreign.length > 0) {
     fixes.push(
       fixOf(
         `rewrites every file that names ${foreignPaths.foreign.join(' or ')} for ${rootShown}`,
         relocateArgv(opts.path, rootShown, foreignPaths.foreign),
+      ),
+    );
+  }
+  if (pins !== undefined && pins.plan.edits.some((e) => isPin(e.reason))) {
+    fixes.push(
+      fixOf(
+        'rewrites the scripts, activate scripts, .pth, RECORD and symlinks that pin the venv so that they find it at run time',
+        makeRelocatableArgv(opts.path),
       ),
     );
   }
@@ -89,14 +138,15 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
     path: opts.path,
     root: rootShown,
     ok: problems.length === 0,
+    relocatable,
     layout,
     state: stateOf(venv.locations),
     locations: venv.locations,
-    foreign: foreignPaths.foreign,
+    foreign: foreignPaths?.foreign ?? foreign.map(bytesToUtf8),
     checks,
     problems,
-    stale: foreignPaths.stale,
-    binaries: foreignPaths.binaries,
+    stale: foreignPaths?.stale ?? [],
+    binaries: foreignPaths?.binaries ?? [],
     python: python.seen,
     fixes,
     recovered: venv.recovered,

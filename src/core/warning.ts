@@ -1,7 +1,7 @@
 /**
  * A warning: something a run did or left that the user should know, with a stable code
- * (docs/JSON.md lists them). The planner's are about single files; NORMALIZED and
- * INTERPRETER_MISSING are about the run as a whole.
+ * (docs/JSON.md lists them). The planner's are about single files; NORMALIZED,
+ * INTERPRETER_MISSING and ALREADY_RELOCATABLE are about the run as a whole.
  */
 export interface Warning {
   readonly code:
@@ -14,7 +14,12 @@ export interface Warning {
     /** A location that normalising (`.`, `..`, `//`) changed. */
     | 'NORMALIZED'
     /** The venv's interpreter is not on this machine: every script will fail until reinit. */
-    | 'INTERPRETER_MISSING';
+    | 'INTERPRETER_MISSING'
+    /**
+     * pyvenv.cfg says `relocatable = true` (make-relocatable): its relative forms hold no path,
+     * so no rewriter touches them, and the report says so.
+     */
+    | 'ALREADY_RELOCATABLE';
   readonly message: string;
   readonly path?: string;
 }

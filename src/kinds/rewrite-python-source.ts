@@ -207,6 +207,39 @@ function scanPython(s: string): Region[] | undefined {
   }
 }
 
+/** A top-level string literal of Python source, as make-relocatable's forms look at them. */
+export interface PythonLiteral {
+  /** The literal, prefix and quotes included: `[start, end)`. */
+  readonly start: number;
+  readonly end: number;
+  /** Its body, between the quotes. */
+  readonly bodyStart: number;
+  readonly bodyEnd: number;
+  /** The prefix as written (`r`, `u`, `b`, `f`, …) and the quote (`'`, `"`, `\'\'\'`, `"""`). */
+  readonly prefix: string;
+  readonly quote: string;
+}
+
+/** The top-level string literals of `s` (f-string fields are not looked into); undefined when one is left open. */
+export function pythonLiterals(s: string): PythonLiteral[] | undefined {
+  const regions = scanPython(s);
+  if (regions === undefined) return undefined;
+  const out: PythonLiteral[] = [];
+  for (const r of regions) {
+    if (r.kind !== 'string') continue;
+    const quote = r.triple ? r.quote.repeat(3) : r.quote;
+    out.push({
+      start: r.start,
+      end: r.end,
+      bodyStart: r.prefixEnd + quote.length,
+      bodyEnd: r.end - quote.length,
+      prefix: r.prefix,
+      quote,
+    });
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Source encoding (PEP 263): UTF-8 unless a coding cookie on line 1 or 2 says otherwise.
 

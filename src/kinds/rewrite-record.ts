@@ -64,13 +64,31 @@ export function rewriteRecord(
     updateFor: (listedPath: ByteString) => RecordUpdate | undefined;
   },
 ): Buffer | undefined {
+  return rewriteRecordRows(bytes, {
+    move: (path) => (path.startsWith('/') ? replacePaths(path, ctx.mappings) : undefined),
+    updateFor: ctx.updateFor,
+  });
+}
+
+/**
+ * Rewrite a RECORD row by row: `move(listed path)` gives a row's new path (undefined: it stays),
+ * and each row whose file `updateFor(path, after moving)` knows gets its new `sha256=` and size.
+ * Rows without a hash keep none. Every other byte stays.
+ */
+export function rewriteRecordRows(
+  bytes: Buffer,
+  ctx: {
+    move: (listedPath: ByteString) => ByteString | undefined;
+    updateFor: (listedPath: ByteString) => RecordUpdate | undefined;
+  },
+): Buffer | undefined {
   const s = fromBytes(bytes);
   const { rows, blankBefore } = parseRecord(s);
   let out = '';
   let changed = false;
   rows.forEach((row, r) => {
     out += blankBefore[r] ?? '';
-    const moved = row.path.startsWith('/') ? replacePaths(row.path, ctx.mappings) : undefined;
+    const moved = ctx.move(row.path);
     // Rows without a hash (pip lists pycs and RECORD itself as `path,,`) keep none: do not ask,
     // since working out a new hash means hashing the file's new bytes.
     const update = row.hash === '' ? undefined : ctx.updateFor(moved ?? row.path);

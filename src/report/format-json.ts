@@ -15,6 +15,7 @@ import type { ScanReport } from './scan-report.js';
 import type { LocationReport, ScannedFile } from '../scan/locations.js';
 import type { Fix } from '../verify/fix-command.js';
 import type { VerifyReport } from '../verify/verify-report.js';
+import type { MakeRelocatableReport } from '../relocate/make-relocatable-report.js';
 
 /** Bumped only when a field is removed or changes meaning; new fields keep the version. */
 export const SCHEMA_VERSION = 1;
@@ -22,7 +23,7 @@ export const SCHEMA_VERSION = 1;
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-type Command = 'relocate' | 'reinit' | 'scan' | 'verify';
+type Command = 'relocate' | 'reinit' | 'scan' | 'verify' | 'make-relocatable';
 
 function head(command: Command): { command: Command; schemaVersion: number } {
   return { command, schemaVersion: SCHEMA_VERSION };
@@ -227,6 +228,7 @@ export function verifyJson(r: VerifyReport): Json {
     path: r.path,
     root: r.root,
     ok: r.ok,
+    relocatable: r.relocatable,
     state: r.state,
     layout: layoutJson(r.layout),
     locations: locationsJson(r.locations),
@@ -249,6 +251,35 @@ export function verifyJson(r: VerifyReport): Json {
     fixes: fixesJson(r.fixes),
     recovered: recoveredJson(r.recovered),
     timings,
+  };
+}
+
+/** `make-relocatable --json` (and `--dry-run --json`); `diff` is present only with `--diff`. */
+export function makeRelocatableJson(r: MakeRelocatableReport, diff?: readonly string[]): Json {
+  return {
+    ...head('make-relocatable'),
+    path: r.path,
+    root: r.root,
+    status: r.status,
+    relocatable: r.relocatable,
+    layout: layoutJson(r.layout),
+    places: [...r.places],
+    changes: r.changes.map((c) => ({
+      path: c.path,
+      kind: c.kind,
+      letter: c.letter,
+      reason: c.reason,
+    })),
+    counts: countsJson(r.counts),
+    left: r.left.map((l) => ({ path: l.path, kind: l.kind, why: l.why, names: [...l.names] })),
+    recovered: recoveredJson(r.recovered),
+    ...(diff === undefined ? {} : { diff: diff.join('\n') }),
+    timings: {
+      search: r.timings.search,
+      plan: r.timings.plan,
+      apply: r.timings.apply,
+      total: r.timings.total,
+    },
   };
 }
 

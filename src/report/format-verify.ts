@@ -20,6 +20,12 @@ function statusWord(c: CheckResult, paint: Paint): string {
 
 /** Why the venv is in the state it is, in one sentence, when verify found problems. */
 function diagnosis(r: VerifyReport): string | undefined {
+  // A relocatable venv's pycs name where it was made, so its state says nothing about a move.
+  if (r.relocatable) {
+    return r.problems.some((p) => p.check === 'relocatable')
+      ? 'Something pins it to its path, so a plain mv or cp -a may break it.'
+      : undefined;
+  }
   switch (r.state) {
     case 'moved':
       return `Its files name ${r.foreign.join(' and ')}, but it stands at ${r.root}: it was moved or copied without being relocated.`;
@@ -52,7 +58,9 @@ export function formatVerify(r: VerifyReport, paint: Paint = NO_PAINT): string[]
   }
   lines.push('');
   if (r.ok) {
-    lines.push(`${paint.green('ok:')} ${r.path} works where it stands`);
+    lines.push(
+      `${paint.green('ok:')} ${r.path} works where it stands${r.relocatable ? ', and nothing pins it to its path' : ''}`,
+    );
     return lines;
   }
   const n = r.problems.length;

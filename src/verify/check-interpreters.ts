@@ -3,6 +3,7 @@ import { fs } from '../core/fs.js';
 import { errnoOf } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { parseShebang } from '../kinds/parse-shebang.js';
+import { besideInterpreter } from '../kinds/relocatable-shebang.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
 
 // Only the head of a script holds its header (see parse-shebang.ts); do not read whole binaries.
@@ -111,11 +112,14 @@ export function checkInterpreters(root: ByteString, binDir: string): CheckResult
     }
     if (!st.isFile()) continue;
     const head = readHead(toBytes(p));
-    const sb = head === undefined ? undefined : parseShebang(head);
-    if (sb === undefined) continue;
+    // A relocatable script (make-relocatable's or uv's) runs the interpreter beside it in bin/.
+    const beside = head === undefined ? undefined : besideInterpreter(head);
+    const sb = head === undefined || beside !== undefined ? undefined : parseShebang(head);
+    const interpreter = beside !== undefined ? `${binAbs}/${beside}` : sb?.interpreter;
+    if (interpreter === undefined) continue;
     scripts++;
-    const why = whyNotExecutable(sb.interpreter);
-    if (why !== undefined) add(sb.interpreter, why, shown);
+    const why = whyNotExecutable(interpreter);
+    if (why !== undefined) add(interpreter, why, shown);
   }
   const problems = [...groups.values()].map((g) => ({
     message: `${someOf(g.files)}: ${g.files.length === 1 ? 'its' : 'their'} interpreter ${g.interpreter} ${g.why}`,

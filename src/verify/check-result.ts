@@ -9,6 +9,7 @@ export const CHECK_NAMES = [
   'pth',
   'pycs',
   'record',
+  'relocatable',
 ] as const;
 
 export type CheckName = (typeof CHECK_NAMES)[number];

@@ -52,3 +52,8 @@ export function relocateArgv(path: string, root: string, foreign: readonly strin
 export function reinitArgv(path: string): string[] {
   return ['venv-tools', 'reinit', path];
 }
+
+/** The make-relocatable command for the venv at `path` (as given). */
+export function makeRelocatableArgv(path: string): string[] {
+  return ['venv-tools', 'make-relocatable', path];
+}

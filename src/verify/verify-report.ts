@@ -13,6 +13,8 @@ export interface VerifyReport {
   readonly root: string;
   /** True when no check found a problem (notes do not count). */
   readonly ok: boolean;
+  /** Whether the relocatable check ran in place of foreign-paths (`--relocatable`, or marked). */
+  readonly relocatable: boolean;
   readonly layout: Layout;
   readonly state: ScanState;
   readonly locations: readonly LocationReport[];

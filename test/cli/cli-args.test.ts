@@ -165,10 +165,23 @@ const table: Array<[string[], Record<string, unknown>]> = [
   [['scan'], { mode: 'scan', path: '.', json: false }],
   [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],
   [['scan', '--json', '/srv/a/venv'], { mode: 'scan', path: '/srv/a/venv', json: true }],
-  [['verify'], { mode: 'verify', path: '.', json: false }],
-  [['verify', 'v', '--json'], { mode: 'verify', path: 'v', json: true }],
+  [['verify'], { mode: 'verify', path: '.', json: false, relocatable: false }],
+  [['verify', 'v', '--json'], { mode: 'verify', path: 'v', json: true, relocatable: false }],
+  [['verify', 'v', '--relocatable'], { mode: 'verify', path: 'v', json: false, relocatable: true }],
+  [
+    ['make-relocatable'],
+    { mode: 'make-relocatable', path: '.', dryRun: false, diff: false, json: false },
+  ],
+  [
+    ['make-relocatable', './venv', '--dry-run', '--diff', '--json'],
+    { mode: 'make-relocatable', path: './venv', dryRun: true, diff: true, json: true },
+  ],
+  [
+    ['--update-path', '/srv/x', 'make-relocatable'],
+    compat({ updatePath: '/srv/x', path: 'make-relocatable' }),
+  ],
   // A PATH named like a command is a PATH after the command.
-  [['verify', 'scan'], { mode: 'verify', path: 'scan', json: false }],
+  [['verify', 'scan'], { mode: 'verify', path: 'scan', json: false, relocatable: false }],
   [['--update-path', '/srv/x', 'verify'], compat({ updatePath: '/srv/x', path: 'verify' })],
 ];
 
@@ -194,6 +207,8 @@ const usageErrors: string[][] = [
   ['verify', 'a', 'b'],
   ['verify', '--diff'],
   ['verify', '--bogus'],
+  ['make-relocatable', 'a', 'b'],
+  ['make-relocatable', '--to', '/x'],
   ['reinit', '--to', '/x'],
   ['scan', '--force-from'],
   ['--update-path', '/x', '--force-from'],
@@ -218,8 +233,8 @@ test('--help returns the help text with examples', async (t) => {
   if (c.mode === 'output') t.regex(c.text, /--dry-run/);
 });
 
-test('scan and verify --help name their options and show examples', async (t) => {
-  for (const cmd of ['scan', 'verify']) {
+test('scan, verify and make-relocatable --help name their options and show examples', async (t) => {
+  for (const cmd of ['scan', 'verify', 'make-relocatable']) {
     const r = await parseCli([cmd, '--help']);
     t.is(r.mode, 'output');
     if (r.mode !== 'output') continue;
@@ -230,7 +245,7 @@ test('scan and verify --help name their options and show examples', async (t) =>
   }
   const top = await parseCli(['--help']);
   if (top.mode === 'output') {
-    for (const cmd of ['relocate', 'reinit', 'scan', 'verify', 'completion'])
+    for (const cmd of ['relocate', 'reinit', 'scan', 'verify', 'make-relocatable', 'completion'])
       t.regex(top.text, new RegExp(`venv-tools ${cmd}`));
   }
 });
@@ -243,7 +258,16 @@ test('completion prints a script, and answers completion queries with commands a
     const r = await parseCli(['--get-yargs-completions', 'venv-tools', ...words]);
     return r.mode === 'output' ? r.text.split('\n').filter((l) => l !== '') : [];
   };
-  t.deepEqual(await ask(''), ['relocate', 'reinit', 'scan', 'verify', 'completion']);
+  t.deepEqual(await ask(''), [
+    'relocate',
+    'reinit',
+    'scan',
+    'verify',
+    'make-relocatable',
+    'completion',
+  ]);
+  t.true((await ask('verify', '--')).includes('--relocatable'));
+  t.true((await ask('make-relocatable', '--')).includes('--dry-run'));
   t.true((await ask('relocate', '--')).includes('--diff'));
   t.true((await ask('reinit', '--')).includes('--diff'));
   t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json']);

@@ -83,6 +83,7 @@ test('the machine has a CPython 3.8+ to build venvs with', (t) => {
 const STARTS: Readonly<Record<Tool, readonly string[]>> = {
   bash: ['-c', 'exit 0'],
   dash: ['-c', 'exit 0'],
+  busybox: ['sh', '-c', 'exit 0'],
   zsh: ['-f', '-c', 'exit 0'],
   fish: ['--no-config', '-c', 'exit 0'],
   tcsh: ['-f', '-c', 'exit 0'],

@@ -16,7 +16,8 @@ import type { Missing } from './require-tool.js';
 import { run, runOk } from './run.js';
 import { freshDir, scratchRoot } from './scratch.js';
 
-export type Creator = 'venv' | 'virtualenv';
+/** `venv-copies` is `python -m venv --copies`: bin/python is a copy of the interpreter. */
+export type Creator = 'venv' | 'venv-copies' | 'virtualenv';
 
 /**
  * How the editable `mypkg` gets installed:
@@ -154,8 +155,9 @@ async function build(opts: BuildVenvOptions): Promise<BuiltVenv> {
 }
 
 async function createVenv(opts: BuildVenvOptions): Promise<void> {
-  if (opts.creator === 'venv') {
-    await runOk(opts.python.exe, ['-m', 'venv', opts.dir]);
+  if (opts.creator === 'venv' || opts.creator === 'venv-copies') {
+    const copies = opts.creator === 'venv-copies' ? ['--copies'] : [];
+    await runOk(opts.python.exe, ['-m', 'venv', ...copies, opts.dir]);
     return;
   }
   const venvInfo = await virtualenvInfo();

@@ -15,11 +15,14 @@ import * as path from 'node:path';
 export const STRICT = process.env['VENV_TOOLS_TEST_STRICT'] === '1';
 
 /** A program the suite needs, with the package that brings it (Debian 12, as CI). */
-export type Tool = 'bash' | 'dash' | 'zsh' | 'fish' | 'tcsh' | 'xonsh' | 'virtualenv' | 'pypy3';
+export type Tool =
+  'bash' | 'dash' | 'busybox' | 'zsh' | 'fish' | 'tcsh' | 'xonsh' | 'virtualenv' | 'pypy3';
 
 const INSTALL: Readonly<Record<Tool, string>> = {
   bash: 'apt-get install -y bash',
   dash: 'apt-get install -y dash',
+  // Alpine's /bin/sh: make-relocatable's script header and activate script must run in it.
+  busybox: 'apt-get install -y busybox',
   zsh: 'apt-get install -y zsh',
   fish: 'apt-get install -y fish',
   tcsh: 'apt-get install -y tcsh',

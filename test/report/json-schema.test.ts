@@ -76,6 +76,7 @@ test('every schema file is JSON that uses only the checked keywords', (t) => {
     .sort();
   t.deepEqual(files, [
     'error.schema.json',
+    'make-relocatable.schema.json',
     'reinit.schema.json',
     'relocate.schema.json',
     'scan.schema.json',
@@ -160,6 +161,31 @@ test('verify --json validates for a moved real venv (exit 1) and after its reloc
   valid(t, 'verify', json(['verify', real.dir, '--json'], 0), 'relocated');
 });
 
+test('make-relocatable --json validates: a dry run with --diff, a real run, a second run, and verify --relocatable', (t) => {
+  const v = smallVenv(python, 'schema-make-relocatable');
+  // Its .pth names the source folder beside the venv, which moveApp takes along: not a pin.
+  fs.rmSync(path.join(v.venv, v.site, 'app.pth'));
+  const dry = json(['make-relocatable', v.venv, '--dry-run', '--diff', '--json']) as {
+    status: string;
+    diff: string;
+  };
+  valid(t, 'make-relocatable', dry, 'dry run');
+  t.is(dry.status, 'dry-run');
+  t.regex(dry.diff, /^--- a\/bin\/tool$/m);
+  valid(t, 'make-relocatable', json(['make-relocatable', v.venv, '--json']), 'updated');
+  const again = json(['make-relocatable', v.venv, '--json']) as { status: string };
+  valid(t, 'make-relocatable', again, 'already relocatable');
+  t.is(again.status, 'already-relocatable');
+  const moved = moveApp(v);
+  const verify = json(['verify', moved.venv, '--relocatable', '--json']) as {
+    relocatable: boolean;
+    checks: Array<{ name: string }>;
+  };
+  valid(t, 'verify', verify, 'verify --relocatable');
+  t.true(verify.relocatable);
+  t.is(verify.checks[0]?.name, 'relocatable');
+});
+
 test('every command prints an error document under --json when it fails', (t) => {
   const d = freshDir('schema-error');
   for (const args of [
@@ -167,6 +193,7 @@ test('every command prints an error document under --json when it fails', (t) =>
     ['reinit', d, '--json'],
     ['scan', d, '--json'],
     ['verify', d, '--json'],
+    ['make-relocatable', d, '--json'],
   ]) {
     const doc = json(args, 1) as { command: string; error: { code: string } };
     valid(t, 'error', doc, args[0] as string);

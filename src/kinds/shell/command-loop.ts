@@ -4,7 +4,14 @@
  * and words are gathered into commands. Each shell says what else its operators do through
  * `between`: end the command, close a `$(…)`, read a here-document.
  */
-import { commentRun, type Command, type LitChar, type Word } from './words.js';
+import {
+  commentRun,
+  runsOfItems,
+  type Command,
+  type LitChar,
+  type Sub,
+  type Word,
+} from './words.js';
 
 /** What `between` may do to the command being read. */
 export interface Between<C> {
@@ -77,4 +84,26 @@ export function readCommands<C>(
   }
   at.flush();
   return { commands, end: n };
+}
+
+/**
+ * One word from `i0`, the skeleton every lexer's word shares: `step` reads what starts at `i`
+ * (an escape, a quote, an expansion, a literal char) into `items` and returns where it ends, or
+ * undefined where the word ends (a metacharacter). The word's literal runs go to `runs`.
+ */
+export function readWord<C>(
+  s: string,
+  i0: number,
+  runs: LitChar<C>[][],
+  step: (c: string, i: number, items: (LitChar<C> | Sub<C>)[]) => number | undefined,
+): Word<C> {
+  const items: (LitChar<C> | Sub<C>)[] = [];
+  let i = i0;
+  while (i < s.length) {
+    const next = step(s[i] as string, i, items);
+    if (next === undefined) break;
+    i = next;
+  }
+  runs.push(...runsOfItems(items));
+  return { items, start: i0, end: i };
 }

@@ -8,11 +8,10 @@
  *   `$`, `"` or backtick cannot be written inside "…" and a `'` not inside '…'.
  */
 import type { ByteString } from '../../core/path-boundary.js';
-import { readCommands } from './command-loop.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
   mapRuns,
-  runsOfItems,
   type Command,
   type Lexed,
   type LitChar,
@@ -73,33 +72,23 @@ class CshLexer {
   private word(i0: number): Word<CshCtx> {
     const s = this.s;
     const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c) || c === '#') break;
+    return readWord<CshCtx>(s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c) || c === '#') return undefined;
       if (c === '\\') {
-        if (s[i + 1] === '\n') break;
+        if (s[i + 1] === '\n') return undefined;
         if (i + 1 >= n) {
           this.lit(items, '\\', i, i + 1, 'U');
-          i++;
-          continue;
+          return i + 1;
         }
         this.lit(items, s[i + 1] as string, i, i + 2, 'U');
-        i += 2;
-      } else if (c === "'" || c === '"') {
-        i = this.quoted(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '`') {
-        i = this.backtick(i, items);
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        return i + 2;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      if (c === "'" || c === '"') return this.quoted(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '`') return this.backtick(i, items);
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   private quoted(i0: number, items: Item[]): number {

@@ -8,10 +8,9 @@
  * - `%self` at the start of a word is process expansion and `~` is home, so both get escaped.
  */
 import type { ByteString } from '../../core/path-boundary.js';
-import { readCommands } from './command-loop.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
-  runsOfItems,
   type Command,
   type Lexed,
   type LitChar,
@@ -73,36 +72,25 @@ class FishLexer {
   }
 
   private word(i0: number): Word<FishCtx> {
-    const s = this.s;
-    const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c)) break;
-      if (c === '\\') {
-        i = this.escape(i, items);
-      } else if (c === "'") {
-        i = this.single(i, items);
-      } else if (c === '"') {
-        i = this.double(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '(') {
+    return readWord<FishCtx>(this.s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c)) return undefined;
+      if (c === '\\') return this.escape(i, items);
+      if (c === "'") return this.single(i, items);
+      if (c === '"') return this.double(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '(') {
         const r = this.script(i + 1, true);
         items.push({ sub: 'cmd', commands: r.commands });
-        i = r.end;
-      } else if (c === '{' || c === '}') {
+        return r.end;
+      }
+      if (c === '{' || c === '}') {
         // brace expansion makes several words; its parts are literal runs of their own
         items.push({ sub: 'other' });
-        i++;
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        return i + 1;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   /** An unquoted backslash escape. */

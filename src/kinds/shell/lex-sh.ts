@@ -6,7 +6,7 @@
  */
 import type { ByteString } from '../../core/path-boundary.js';
 import { RewriteError } from '../../core/errors.js';
-import { readCommands } from './command-loop.js';
+import { readCommands, readWord } from './command-loop.js';
 import {
   isPlainByte,
   mapRuns,
@@ -257,36 +257,23 @@ class ShLexer {
   word(i0: number): Word<ShCtx> {
     const s = this.s;
     const n = s.length;
-    const items: Item[] = [];
-    let i = i0;
-    while (i < n) {
-      const c = s[i] as string;
-      if (isMeta(c)) break;
+    return readWord<ShCtx>(s, i0, this.runs, (c, i, items) => {
+      if (isMeta(c)) return undefined;
       if (c === '\\') {
         if (i + 1 >= n) {
           this.lit(items, '\\', i, i + 1, 'U');
-          i++;
-        } else if (s[i + 1] === '\n') {
-          i += 2;
-        } else {
-          this.lit(items, s[i + 1] as string, i, i + 2, 'U');
-          i += 2;
+          return i + 1;
         }
-      } else if (c === "'") {
-        i = this.single(i, items);
-      } else if (c === '"') {
-        i = this.double(i, items);
-      } else if (c === '$') {
-        i = this.dollar(i, items, 'U');
-      } else if (c === '`') {
-        i = this.backtick(i, items, false);
-      } else {
-        this.lit(items, c, i, i + 1, 'U');
-        i++;
+        if (s[i + 1] !== '\n') this.lit(items, s[i + 1] as string, i, i + 2, 'U');
+        return i + 2;
       }
-    }
-    this.runs.push(...runsOfItems(items));
-    return { items, start: i0, end: i };
+      if (c === "'") return this.single(i, items);
+      if (c === '"') return this.double(i, items);
+      if (c === '$') return this.dollar(i, items, 'U');
+      if (c === '`') return this.backtick(i, items, false);
+      this.lit(items, c, i, i + 1, 'U');
+      return i + 1;
+    });
   }
 
   private single(i0: number, items: Item[]): number {

@@ -49,6 +49,17 @@ withPyPy(
     let before = built;
     for (const [, move, what] of moves) {
       const after = await move();
+      // Before: scan reads where each of PyPy's pycs was compiled (their source is m.py, not
+      // m.pypy39.py), and finds no pyc it could not rewrite.
+      const scan = JSON.parse(cli(['scan', after.dir, '--json']).stdout) as {
+        locations: Array<{ location: string; evidence: Array<{ source: string; count: number }> }>;
+        droppedPycs: unknown[];
+      };
+      const fromPycs = scan.locations
+        .find((l) => l.location === before.dir)
+        ?.evidence.find((e) => e.source === 'pyc');
+      t.true((fromPycs?.count ?? 0) > 100, `${what}: ${fromPycs?.count} pycs name ${before.dir}`);
+      t.deepEqual(scan.droppedPycs, [], `${what}: every pyc can be rewritten`);
       const r = cli(['--update-path', after.dir, after.dir]);
       t.is(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
       t.is(r.stdout, `Updated: ${after.dir} (${before.dir} -> ${after.dir})\n`, what);

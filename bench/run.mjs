@@ -3,7 +3,7 @@
 // read-only floor (ripgrep reading the same tree), and write bench/results.md.
 //
 //   node bench/run.mjs [--sizes 1,2,4] [--runs 3] [--phase-runs 3] [--no-build] [--no-profile]
-//                      [--no-walk] [--regen] [--fresh-copies]
+//                      [--no-walk] [--no-binary] [--regen] [--fresh-copies]
 //
 // Method (the issue's): the venv is generated once and cached (bench/generate-venv.mjs). For each
 // size, the cached app folder (venv + src beside it) is copied to a new place (see `Target` for how
@@ -15,7 +15,9 @@
 // JSON report), median of `--phase-runs`. Then, on the 1x tree (skipped by --no-walk): the walk
 // against fast-glob, and Node's own floors (bench/node-floor.mjs): reading and searching every file,
 // and the design's floor, which adds the journal and the in-place writes the design needs, with no
-// planning, timed as whole processes beside the floor.
+// planning, timed as whole processes beside the floor. Also on the 1x tree (skipped by
+// --no-binary): the single executable (scripts/build-binary.mjs) beside the JS bundle, in
+// alternating runs of the same `--update-path`, and both programs' `--version` start-up.
 import { spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -31,6 +33,7 @@ import {
   readFileSync,
   readlinkSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync,
   writeSync,
@@ -44,6 +47,7 @@ import { fingerprint, hasRg, seconds } from './tree.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
 const cli = join(repo, 'dist', 'bin', 'venv-tools.js');
+const binary = join(repo, 'dist', 'bin', `venv-tools-linux-${process.arch}`);
 const runsDir = join(CACHE, 'runs');
 const profileDir = join(CACHE, 'profile');
 
@@ -98,15 +102,21 @@ function timed(cmd, args, opts = {}) {
     const wrapper =
       'import resource, subprocess, sys\n' +
       'code = subprocess.call(sys.argv[2:])\n' +
-      'open(sys.argv[1], "w").write("Maximum resident set size (kbytes): %d\\n" % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n' +
+      'u = resource.getrusage(resource.RUSAGE_CHILDREN)\n' +
+      'open(sys.argv[1], "w").write("User time (seconds): %.2f\\nSystem time (seconds): %.2f\\nMaximum resident set size (kbytes): %d\\n" % (u.ru_utime, u.ru_stime, u.ru_maxrss))\n' +
       'sys.exit(code)\n';
     argv = ['python3', '-c', wrapper, rssFile, cmd, ...args];
   }
   const t0 = process.hrtime.bigint();
   const r = sh(argv[0], argv.slice(1), opts);
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(rssFile, 'utf8'));
-  return { ...r, wallMs, rssMB: m ? Number(m[1]) / 1024 : NaN };
+  const report = readFileSync(rssFile, 'utf8');
+  const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(report);
+  // CPU time (user + system, all threads): on a busy machine it moves less than wall time.
+  const cpu = ['User', 'System'].map((k) =>
+    Number(new RegExp(`${k} time \\(seconds\\): ([\\d.]+)`).exec(report)?.[1]),
+  );
+  return { ...r, wallMs, rssMB: m ? Number(m[1]) / 1024 : NaN, cpuMs: (cpu[0] + cpu[1]) * 1000 };
 }
 
 const rg = hasRg;
@@ -234,6 +244,16 @@ function build() {
     );
   }
   if (!existsSync(cli)) throw new Error(`${cli} was not built`);
+  // tsc wrote the command unbundled over the bundle: bundle it again (scripts/bundle.mjs).
+  say('building: the bundle (scripts/bundle.mjs)');
+  must(sh(process.execPath, [join(repo, 'scripts', 'bundle.mjs')]), 'scripts/bundle.mjs');
+  if (!flag('--no-binary')) {
+    say('building: the single executable (scripts/build-binary.mjs --no-xz)');
+    must(
+      sh(process.execPath, [join(repo, 'scripts', 'build-binary.mjs'), '--no-xz']),
+      'scripts/build-binary.mjs',
+    );
+  }
 }
 
 function environment(py) {
@@ -339,6 +359,63 @@ function startup() {
     return Math.min(...times);
   };
   return { node: best(['-e', '0']), help: best([cli, '--help']) };
+}
+
+/**
+ * The single executable beside the JS bundle on the same tree: `runs` rounds, each one
+ * `--update-path` run of the bundle then one of the binary, on a pristine copy (put back after
+ * each). Then their `--version` start-up, alternating, 15 runs each.
+ */
+function binaryVsBundle(target) {
+  const programs = [
+    { name: 'node dist/bin/venv-tools.js', cmd: process.execPath, pre: [cli] },
+    { name: `dist/bin/venv-tools-linux-${process.arch}`, cmd: binary, pre: [] },
+  ].map((p) => ({ ...p, runs: [], version: [] }));
+  for (let i = 0; i < runs; i++) {
+    for (const p of programs) {
+      const venv = target.prepare();
+      const r = timed(p.cmd, [...p.pre, '--update-path', venv, venv]);
+      const expected = `Updated: ${venv} (${target.old} -> ${venv})`;
+      if (r.status !== 0 || r.stdout.trim() !== expected) {
+        throw new Error(
+          `${p.name} --update-path failed (exit ${r.status}):\n${r.stdout}${r.stderr}`,
+        );
+      }
+      p.runs.push(r);
+      target.restore();
+    }
+    say(
+      `1x binary round ${i + 1}/${runs}: ${programs.map((p) => `${p.name} ${s(p.runs.at(-1).wallMs)} s`).join(', ')}`,
+    );
+  }
+  for (let i = 0; i < 15; i++) {
+    for (const p of programs) p.version.push(must(timed(p.cmd, [...p.pre, '--version']), p.name));
+  }
+  return programs.map((p) => ({
+    name: p.name,
+    wallMs: median(p.runs.map((r) => r.wallMs)),
+    wallAll: p.runs.map((r) => r.wallMs),
+    rssMB: Math.max(...p.runs.map((r) => r.rssMB)),
+    cpuMs: median(p.runs.map((r) => r.cpuMs)),
+    versionMs: median(p.version.map((r) => r.wallMs)),
+    versionBestMs: Math.min(...p.version.map((r) => r.wallMs)),
+  }));
+}
+
+/** The binary's table and its verdict: not slower than the bundle (median wall time). */
+function binaryTable(rows) {
+  const [js, bin] = rows;
+  const size = (statSync(binary).size / 1e6).toFixed(1);
+  return [
+    `| program | wall (s), median of ${js.wallAll.length} | every run (s) | CPU (s), median | peak RSS (MB) | \`--version\` (ms), median of 15 / best |`,
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| \`${r.name}\` | ${s(r.wallMs)} | ${r.wallAll.map(s).join(', ')} | ${s(r.cpuMs)} | ${r.rssMB.toFixed(0)} | ${r.versionMs.toFixed(0)} / ${r.versionBestMs.toFixed(0)} |`,
+    ),
+    '',
+    `- The binary (${size} MB) is not slower than the bundle: ${bin.wallMs <= js.wallMs ? 'met' : '**not met**'} (${(bin.wallMs / js.wallMs).toFixed(2)}x its wall time, ${(bin.cpuMs / js.cpuMs).toFixed(2)}x its CPU time; start-up ${(bin.versionMs / js.versionMs).toFixed(2)}x).`,
+  ];
 }
 
 function nodeFloor(target) {
@@ -573,6 +650,7 @@ async function main() {
   const walk = flag('--no-walk') || one === undefined ? undefined : walkCompare(one);
   const nfloor = flag('--no-walk') || one === undefined ? undefined : nodeFloor(one);
   const boot = startup();
+  const bin = flag('--no-binary') || one === undefined ? undefined : binaryVsBundle(one);
   const prof = flag('--no-profile') || one === undefined ? undefined : profileRun(one);
   if (freshCopies) rmSync(runsDir, { recursive: true, force: true });
 
@@ -616,6 +694,15 @@ async function main() {
     lines.push('');
     lines.push(
       `A file named \`caf\\xe9.py\` (Latin-1): fast-glob returns ${walk.nonUtf8.fastGlobName}, and lstat of that name gives ${walk.nonUtf8.fastGlobLstat}; walkTree returns the bytes ${walk.nonUtf8.readdirName} and lstat gives ${walk.nonUtf8.readdirLstat}.`,
+      '',
+    );
+  }
+  if (bin) {
+    lines.push('## The single executable beside the JS bundle, 1x tree', '');
+    lines.push(
+      'Alternating `--update-path NEW NEW` runs of each on the same tree, put back after each (see `Target`):',
+      '',
+      ...binaryTable(bin),
       '',
     );
   }
@@ -674,7 +761,7 @@ async function main() {
   lines.push(`Bench run time: ${((Date.now() - t0) / 1000).toFixed(0)} s.`, '');
   writeFileSync(join(here, 'results.md'), lines.join('\n'));
   process.stdout.write(
-    `${[...tables(env, rows), '', ...verdicts(rows), ...(nfloor ? ['', designFloor(nfloor)] : [])].join('\n')}\n\nWritten to bench/results.md\n`,
+    `${[...tables(env, rows), '', ...verdicts(rows), ...(nfloor ? ['', designFloor(nfloor)] : []), ...(bin ? ['', ...binaryTable(bin)] : [])].join('\n')}\n\nWritten to bench/results.md\n`,
   );
 }
 

@@ -351,11 +351,14 @@ process.stdout.on('error', (e) => {
   if (errnoOf(e) === 'EPIPE') process.exit(process.exitCode ?? 0);
   throw e;
 });
-// Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
-// importing the module.
-if (process.env.VENV_TOOLS_FAULTS !== undefined) {
-  const { installFaultsFromEnv } = await import('../src/core/fs-faults.js');
-  installFaultsFromEnv();
-}
-process.exitCode = await main(process.argv.slice(2));
 process.on('exit', () => trace('exit'));
+// No top-level await: the single executable runs this file as CommonJS (scripts/build-binary.mjs).
+void (async () => {
+  // Only the fault tests set VENV_TOOLS_FAULTS (see src/fs-faults.ts): nobody else pays for
+  // importing the module.
+  if (process.env.VENV_TOOLS_FAULTS !== undefined) {
+    const { installFaultsFromEnv } = await import('../src/core/fs-faults.js');
+    installFaultsFromEnv();
+  }
+  process.exitCode = await main(process.argv.slice(2));
+})();

@@ -21,6 +21,7 @@ import {
   type WorkerMessage,
 } from './worker-protocol.js';
 import { CTRL_SLOTS } from './worker-protocol.js';
+import { planWorkerSource } from './plan-worker-source.js';
 
 export interface WorkerHandle extends ApplyHelper {
   readonly ctrl: Int32Array;
@@ -56,9 +57,13 @@ export function spawnPlanWorker(): SpareWorker | undefined {
     port: port2,
     returns: back.port2,
   };
+  // Outside the try: a single executable without its worker's code is a broken build, not a
+  // machine without threads.
+  const { source, options } = planWorkerSource();
   let worker: Worker;
   try {
-    worker = new Worker(new URL('./plan-worker.js', import.meta.url), {
+    worker = new Worker(source, {
+      ...options,
       workerData: boot,
       transferList: [port2, back.port2],
       // Its garbage is short-lived (each file's content and rewrite): a small young generation

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createProgress, renderBar } from '../../src/core/progress.js';
 import { unifiedDiff } from '../../src/report/format-diff.js';
-import { CLI, cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
+import { cli, cliArgv, cliScript, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons, type Python } from '../helpers/pythons.js';
 import { needing, type Missing } from '../helpers/require-tool.js';
 import { freshDir } from '../helpers/scratch.js';
@@ -26,7 +26,8 @@ const ESC = '\x1b';
 function plain(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   const base = { ...process.env };
   delete base.NO_COLOR;
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+  const [file, ...argv] = cliArgv(args);
+  const r = spawnSync(file, argv, {
     env: { ...base, ...env },
     encoding: 'utf8',
   });
@@ -70,14 +71,11 @@ test('on a terminal the output is coloured, and NO_COLOR turns the colour off', 
   const v = moveApp(smallVenv(python, 'out-tty'));
   // No bar in these runs: its delay is set far beyond any run's length.
   const quiet = { VENV_TOOLS_PROGRESS_DELAY_MS: '3600000' };
-  const coloured = runInTty([process.execPath, CLI, 'verify', v.venv], ttyEnv(quiet));
+  const coloured = runInTty(cliArgv(['verify', v.venv]), ttyEnv(quiet));
   t.is(coloured.status, 1, coloured.output);
   t.true(coloured.output.includes(`${ESC}[31mFAIL${ESC}[39m`), JSON.stringify(coloured.output));
   t.true(coloured.output.includes(`${ESC}[32mok  ${ESC}[39m`));
-  const off = runInTty(
-    [process.execPath, CLI, 'verify', v.venv],
-    ttyEnv({ ...quiet, NO_COLOR: '1' }),
-  );
+  const off = runInTty(cliArgv(['verify', v.venv]), ttyEnv({ ...quiet, NO_COLOR: '1' }));
   t.is(off.status, 1);
   t.false(off.output.includes(ESC), JSON.stringify(off.output));
   t.regex(off.output, /FAIL {2}foreign-paths/);
@@ -91,9 +89,9 @@ test('the progress bar is drawn on a terminal and erased at the end, and never o
   const v = moveApp(smallVenv(python, 'out-progress'));
   // Delay 0: the test cannot count on a run lasting the usual half second.
   const env = ttyEnv({ VENV_TOOLS_PROGRESS_DELAY_MS: '0', NO_COLOR: '1' });
-  const verify = runInTty([process.execPath, CLI, 'verify', v.venv], env, 80);
+  const verify = runInTty(cliArgv(['verify', v.venv]), env, 80);
   t.regex(verify.output, /\r\x1b\[Kverify record \[[=> ]+\] \d+\/\d+/);
-  const reloc = runInTty([process.execPath, CLI, 'relocate', v.venv, '--to', v.venv], env, 80);
+  const reloc = runInTty(cliArgv(['relocate', v.venv, '--to', v.venv]), env, 80);
   t.is(reloc.status, 0, reloc.output);
   t.regex(reloc.output, /\r\x1b\[Krelocate apply \[[=> ]+\] \d+\/\d+/);
   // Erased before the report: the report's first line starts right after an erase.
@@ -311,11 +309,7 @@ test('--help on every command shows its usage and examples', (t) => {
 
 test('the completion script completes commands and options in bash; zsh gets its own script', (t) => {
   const bin = freshDir('completion');
-  fs.writeFileSync(
-    path.join(bin, 'venv-tools'),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`,
-    { mode: 0o755 },
-  );
+  fs.writeFileSync(path.join(bin, 'venv-tools'), cliScript(), { mode: 0o755 });
   const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, SHELL: '/bin/bash' };
   const script = spawnSync('venv-tools', ['completion'], { env, encoding: 'utf8' });
   t.is(script.status, 0);
@@ -379,7 +373,8 @@ test('each command exits 0 on success, 1 on failure and 2 on a usage error', (t)
 test('a reader that closes the pipe early does not make the CLI crash', async (t) => {
   const v = moveApp(smallVenv(python, 'out-epipe'));
   for (const args of [['scan', v.venv], ['verify', v.venv, '--json'], ['--help']]) {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [file, ...argv] = cliArgv(args);
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Close our end before the CLI has written anything: its first write gets EPIPE.
     child.stdout.destroy();
     let stderr = '';

@@ -30,7 +30,7 @@ import { pyenvRoot } from '../helpers/pythons.js';
 import { testMissing, type Missing } from '../helpers/require-tool.js';
 import { cleanEnv, run, runOk } from '../helpers/run.js';
 import { freshDir } from '../helpers/scratch.js';
-import { repoPath } from '../helpers/repo-root.js';
+import { cliArgv } from '../helpers/cli.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure pieces
@@ -659,8 +659,11 @@ const NO_OTHER_MINOR: Missing = {
   install: 'pyenv install 3.12',
 };
 
-const ROOT = repoPath();
-const CLI = path.join(ROOT, 'dist', 'bin', 'venv-tools.js');
+/** Run the built CLI (helpers/cli.ts says which program). */
+function runCli(args: readonly string[]) {
+  const [file, ...argv] = cliArgv(args);
+  return run(file, argv, { env: cleanEnv() });
+}
 
 const KIT: WheelSpec = {
   name: 'vt-reinit-kit',
@@ -1041,11 +1044,14 @@ if (PAIR === undefined) {
       const moved = path.join(top, 'srv', 'venv');
       fs.mkdirSync(path.dirname(moved), { recursive: true });
       fs.renameSync(first, moved);
-      const r = await run(
-        process.execPath,
-        [CLI, '--reinitialize', '--python', system.exe, '--update-path', moved, moved],
-        { env: cleanEnv() },
-      );
+      const r = await runCli([
+        '--reinitialize',
+        '--python',
+        system.exe,
+        '--update-path',
+        moved,
+        moved,
+      ]);
       t.is(r.status, 0, r.stderr.toString());
       t.true(
         r.stdout.toString().includes(`Updated: ${moved} (${first} -> ${moved})`),
@@ -1061,15 +1067,11 @@ if (PAIR === undefined) {
       const other = OTHER_MINOR ?? built; // without another minor, refuse a python that is not there
       const exe = OTHER_MINOR === undefined ? path.join(venv, 'no-such-python') : other.exe;
       t.log(`refusing ${exe}`);
-      const r = await run(process.execPath, [CLI, 'reinit', venv, '--python', exe], {
-        env: cleanEnv(),
-      });
+      const r = await runCli(['reinit', venv, '--python', exe]);
       t.is(r.status, 1);
       t.regex(r.stderr.toString(), OTHER_MINOR === undefined ? /no such file/ : /--force/);
       t.deepEqual(snapshot(venv), before);
-      const ok = await run(process.execPath, [CLI, 'reinit', venv, '--python', system.exe], {
-        env: cleanEnv(),
-      });
+      const ok = await runCli(['reinit', venv, '--python', system.exe]);
       t.is(ok.status, 0, ok.stderr.toString());
       t.is(pythonSays(venv).basePrefix, '/usr');
     });

@@ -13,7 +13,7 @@ import {
   type PythonExe,
   VIRTUALENV_SEEDS,
 } from '../helpers/build-venv.js';
-import { CLI, cli, diffSnapshots, snapshotTree } from '../helpers/cli.js';
+import { cli, cliScript, diffSnapshots, snapshotTree } from '../helpers/cli.js';
 import { findPythons } from '../helpers/pythons.js';
 import { runOk } from '../helpers/run.js';
 import { testMissing } from '../helpers/require-tool.js';
@@ -66,11 +66,7 @@ function check(doc: VerifyDoc, name: string): Check {
 /** Run a printed fix exactly as a user pasting it would: through sh, with `venv-tools` on PATH. */
 function runPrinted(command: string, cwd?: string): { status: number | null; out: string } {
   const bin = freshDir('bin');
-  fs.writeFileSync(
-    path.join(bin, 'venv-tools'),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`,
-    { mode: 0o755 },
-  );
+  fs.writeFileSync(path.join(bin, 'venv-tools'), cliScript(), { mode: 0o755 });
   const r = spawnSync('/bin/sh', ['-c', command], {
     cwd: cwd ?? process.cwd(),
     env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}`, NO_COLOR: '1' },

@@ -1,10 +1,17 @@
-/** Spawn the built CLI and snapshot trees, for the end-to-end tests. */
+/**
+ * Spawn the built CLI and snapshot trees, for the end-to-end tests.
+ *
+ * The program they run: the bundled dist/bin/venv-tools.js under this Node, or, with
+ * VENV_TOOLS_BINARY set, that file (the single executable `npm run build:binary` makes; .ci/run
+ * runs the end-to-end tests a second time so, with no node on PATH).
+ */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** The bundled command (dist/bin/venv-tools.js), whatever VENV_TOOLS_BINARY says. */
 export const CLI = path.resolve(
   path.dirname(fileURLToPath(import.meta.url)),
   '..',
@@ -13,18 +20,46 @@ export const CLI = path.resolve(
   'venv-tools.js',
 );
 
+/** VENV_TOOLS_BINARY as an absolute path, checked to be an executable file; undefined unset. */
+function binaryFromEnv(): string | undefined {
+  const given = process.env['VENV_TOOLS_BINARY'];
+  if (given === undefined || given === '') return undefined;
+  const abs = path.resolve(given);
+  try {
+    fs.accessSync(abs, fs.constants.X_OK);
+  } catch {
+    throw new Error(`VENV_TOOLS_BINARY=${given}: no executable file there`);
+  }
+  return abs;
+}
+
+/** The single executable the tests run instead of the bundled command; undefined by default. */
+export const BINARY = binaryFromEnv();
+
+/** The argv that runs `venv-tools ARGS`: the program and its arguments. */
+export function cliArgv(args: readonly string[]): [string, ...string[]] {
+  return BINARY === undefined ? [process.execPath, CLI, ...args] : [BINARY, ...args];
+}
+
+/** A sh script that runs the program with its arguments, for a `venv-tools` put on PATH. */
+export function cliScript(): string {
+  const words = cliArgv([]).map((w) => `'${w.replaceAll("'", `'\\''`)}'`);
+  return `#!/bin/sh\nexec ${words.join(' ')} "$@"\n`;
+}
+
 export interface CliResult {
   readonly status: number | null;
   readonly stdout: string;
   readonly stderr: string;
 }
 
-/** Run `venv-tools ARGS` (the built dist/bin/venv-tools.js) and collect its output. */
+/** Run `venv-tools ARGS` (see the file comment for which program) and collect its output. */
 export function cli(
   args: readonly string[],
   opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
 ): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+  const [file, ...argv] = cliArgv(args);
+  const r = spawnSync(file, argv, {
     cwd: opts.cwd ?? process.cwd(),
     env: { ...process.env, NO_COLOR: '1', ...opts.env },
     encoding: 'utf8',

@@ -5,12 +5,13 @@
  *   kind the apply step treats differently (in-place write, hard link shared with a file
  *   outside the venv, re-pointed symlink, read-only file, CRLF script, OLD2 look-alike), then
  *   moved away so that OLD no longer exists. Cheap enough to copy for every case.
- * - `startCli`: the built CLI as a child process the test can SIGKILL or SIGSTOP.
+ * - `startCli`: the built CLI (cli.ts says which program) as a child process the test can
+ *   SIGKILL or SIGSTOP.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CLI } from './cli.js';
+import { cliArgv } from './cli.js';
 import { findPythons, type Python } from './pythons.js';
 import { freshDir } from './scratch.js';
 
@@ -107,7 +108,8 @@ export interface Running {
 
 /** Start `venv-tools ARGS` (the built CLI). A 2-minute guard kills a hung child. */
 export function startCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const [file, ...argv] = cliArgv(args);
+  const child = spawn(file, argv, {
     env: { ...process.env, NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CLI } from '../helpers/cli.js';
+import { cliArgv } from '../helpers/cli.js';
 import {
   leftovers,
   printable,
@@ -47,16 +47,16 @@ function run(
   opts: { cwd?: string; uid?: number; gid?: number; rss?: boolean } = {},
 ): Ran & { peakRssKb?: number } {
   const { rss, ...spawnOpts } = opts;
-  const argv = [CLI, ...args];
+  const argv = cliArgv(args);
   const r = rss
-    ? spawnSync(tpl().python.exe, ['-c', PEAK_RSS, process.execPath, ...argv], {
+    ? spawnSync(tpl().python.exe, ['-c', PEAK_RSS, ...argv], {
         encoding: 'utf8',
         env: { ...process.env, NO_COLOR: '1' },
         timeout: 120_000,
         maxBuffer: 64 << 20,
         ...spawnOpts,
       })
-    : spawnSync(process.execPath, argv, {
+    : spawnSync(argv[0], argv.slice(1), {
         encoding: 'utf8',
         env: { ...process.env, NO_COLOR: '1' },
         timeout: 120_000,

@@ -3,7 +3,7 @@
 // read-only floor (ripgrep reading the same tree), and write bench/results.md.
 //
 //   node bench/run.mjs [--sizes 1,2,4] [--runs 3] [--phase-runs 3] [--no-build] [--no-profile]
-//                      [--no-walk] [--no-binary] [--regen] [--fresh-copies]
+//                      [--no-walk] [--no-binary] [--no-archive] [--regen] [--fresh-copies]
 //
 // Method (the issue's): the venv is generated once and cached (bench/generate-venv.mjs). For each
 // size, the cached app folder (venv + src beside it) is copied to a new place (see `Target` for how
@@ -43,6 +43,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CACHE, ensureBase, ensureScaled, findPython } from './generate-venv.mjs';
 import { fingerprint, hasRg, seconds } from './tree.mjs';
+import { archiveBench, archiveTables } from './archive.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..');
@@ -652,6 +653,11 @@ async function main() {
   const boot = startup();
   const bin = flag('--no-binary') || one === undefined ? undefined : binaryVsBundle(one);
   const prof = flag('--no-profile') || one === undefined ? undefined : profileRun(one);
+  // pack and unpack against GNU tar (bench/archive.mjs), at 1x and the largest size asked for.
+  const archiveSizes = [...new Set([Math.min(...sizes), Math.max(...sizes)])];
+  const archive = flag('--no-archive')
+    ? undefined
+    : await archiveBench({ sizes: archiveSizes, runs });
   if (freshCopies) rmSync(runsDir, { recursive: true, force: true });
 
   const lines = [
@@ -758,10 +764,11 @@ async function main() {
       '',
     );
   }
+  if (archive) lines.push(...archiveTables(archive));
   lines.push(`Bench run time: ${((Date.now() - t0) / 1000).toFixed(0)} s.`, '');
   writeFileSync(join(here, 'results.md'), lines.join('\n'));
   process.stdout.write(
-    `${[...tables(env, rows), '', ...verdicts(rows), ...(nfloor ? ['', designFloor(nfloor)] : []), ...(bin ? ['', ...binaryTable(bin)] : [])].join('\n')}\n\nWritten to bench/results.md\n`,
+    `${[...tables(env, rows), '', ...verdicts(rows), ...(nfloor ? ['', designFloor(nfloor)] : []), ...(bin ? ['', ...binaryTable(bin)] : []), ...(archive ? ['', ...archiveTables(archive)] : [])].join('\n')}\n\nWritten to bench/results.md\n`,
   );
 }
 

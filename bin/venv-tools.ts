@@ -224,7 +224,90 @@ async function runReinit(req: Extract<CliRequest, { mode: 'reinit' }>): Promise<
   return report.check === null || report.check.ok ? 0 : 1;
 }
 
+/** How zstd is done: `VENV_TOOLS_ZSTD=wasm` uses the built-in codec even with the program on PATH. */
+function zstdFromEnv(): { zstd?: 'wasm' | 'program'; envPath?: string } {
+  const z = process.env.VENV_TOOLS_ZSTD;
+  return {
+    ...(z === 'wasm' || z === 'program' ? { zstd: z } : {}),
+    ...(process.env.PATH === undefined ? {} : { envPath: process.env.PATH }),
+  };
+}
+
+async function runPack(req: Extract<CliRequest, { mode: 'pack' }>): Promise<number> {
+  const { pack } = await import('../src/commands/pack.js');
+  const progress = await progressFor('pack');
+  let report;
+  try {
+    report = await pack({
+      path: req.path,
+      output: req.output,
+      ...(req.to === undefined ? {} : { to: req.to }),
+      ...(req.format === undefined ? {} : { format: req.format }),
+      dropUnreadablePycs: req.dropUnreadablePycs,
+      onProgress: progress.update,
+      ...zstdFromEnv(),
+    });
+  } finally {
+    progress.finish();
+  }
+  if (req.json) {
+    outJson({ command: 'pack', ...report } as unknown as Json);
+    return 0;
+  }
+  const { formatPack } = await import('../src/report/format-archive.js');
+  for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
+  for (const l of formatPack(report, await paintFor(process.stdout))) out(l);
+  return 0;
+}
+
+async function runUnpack(req: Extract<CliRequest, { mode: 'unpack' }>): Promise<number> {
+  const { unpack } = await import('../src/commands/unpack.js');
+  const progress = await progressFor('unpack');
+  let report;
+  try {
+    report = await unpack({
+      archive: req.archive,
+      dest: req.dest,
+      force: req.force,
+      reinitialize: req.reinitialize,
+      ...(req.python === undefined ? {} : { python: req.python }),
+      dropUnreadablePycs: req.dropUnreadablePycs,
+      onProgress: progress.update,
+      ...zstdFromEnv(),
+    });
+  } finally {
+    progress.finish();
+  }
+  if (req.json) {
+    outJson({ command: 'unpack', ...report } as unknown as Json);
+    return 0;
+  }
+  const { formatUnpack } = await import('../src/report/format-archive.js');
+  for (const w of formatWarnings(report, await paintFor(process.stderr))) err(w);
+  for (const l of formatUnpack(report, await paintFor(process.stdout))) out(l);
+  return 0;
+}
+
+/** scan and verify of an archive: read it to its end, write nothing. */
+async function runArchive(
+  req: { path: string; json: boolean },
+  what: 'scan' | 'verify',
+): Promise<number> {
+  const { inspectArchive } = await import('../src/commands/inspect-archive.js');
+  const { formatArchiveScan, formatArchiveVerify } =
+    await import('../src/report/format-archive.js');
+  const report = await inspectArchive({ archive: req.path, ...zstdFromEnv() });
+  if (req.json) outJson({ command: what, ...report } as unknown as Json);
+  else {
+    const format = what === 'scan' ? formatArchiveScan : formatArchiveVerify;
+    for (const l of format(report, await paintFor(process.stdout))) out(l);
+  }
+  return report.ok ? 0 : 1;
+}
+
 async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<number> {
+  const { isArchivePath } = await import('../src/commands/inspect-archive.js');
+  if (isArchivePath(req.path)) return runArchive(req, 'scan');
   const { scanVenv } = await import('../src/commands/scan-venv.js');
   const progress = await progressFor('scan');
   let report;
@@ -244,6 +327,8 @@ async function runScan(req: Extract<CliRequest, { mode: 'scan' }>): Promise<numb
 }
 
 async function runVerify(req: Extract<CliRequest, { mode: 'verify' }>): Promise<number> {
+  const { isArchivePath } = await import('../src/commands/inspect-archive.js');
+  if (isArchivePath(req.path)) return runArchive(req, 'verify');
   const { verifyVenv } = await import('../src/commands/verify-venv.js');
   const progress = await progressFor('verify');
   let report;
@@ -323,6 +408,10 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runScan(req);
       case 'verify':
         return await runVerify(req);
+      case 'pack':
+        return await runPack(req);
+      case 'unpack':
+        return await runUnpack(req);
       case 'make-relocatable':
         return await runMakeRelocatable(req);
     }

@@ -40,7 +40,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['yargs', 'yargs/*', 'chalk'],
+  // zstd-codec loads its WebAssembly beside itself, and only when the zstd program is missing.
+  external: ['yargs', 'yargs/*', 'chalk', 'zstd-codec', 'zstd-codec/*'],
   sourcemap: true,
   logLevel: 'warning',
 });

@@ -13,6 +13,17 @@ export { relocate, type RelocateOptions } from './commands/relocate-venv.js';
 export { scanVenv as scan, type ScanOptions } from './commands/scan-venv.js';
 export { verifyVenv as verify, type VerifyOptions } from './commands/verify-venv.js';
 export { reinitialize, type ReinitOptions } from './commands/reinitialize.js';
+export { pack, type PackOptions } from './commands/pack.js';
+export { unpack, type UnpackOptions } from './commands/unpack.js';
+export { inspectArchive } from './commands/inspect-archive.js';
+export type {
+  ArchiveLayout,
+  ArchiveReport,
+  PackReport,
+  UnpackedVenv,
+  UnpackReport,
+} from './report/archive-report.js';
+export type { ArchiveManifest, ArchiveTrailer } from './archive/manifest.js';
 export {
   makeRelocatable,
   type MakeRelocatableOptions,

@@ -21,7 +21,8 @@ const ABANDONED_BREAK_MS = 5000;
 
 const MAX_ATTEMPTS = 200;
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it does, and is another user's). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

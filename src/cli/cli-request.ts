@@ -41,6 +41,25 @@ export type CliRequest =
       readonly diff: boolean;
       readonly json: boolean;
     }
+  | {
+      readonly mode: 'pack';
+      readonly path: string;
+      readonly output: string;
+      readonly to: string | undefined;
+      readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly dropUnreadablePycs: boolean;
+      readonly json: boolean;
+    }
+  | {
+      readonly mode: 'unpack';
+      readonly archive: string;
+      readonly dest: string;
+      readonly force: boolean;
+      readonly reinitialize: boolean;
+      readonly python: string | undefined;
+      readonly dropUnreadablePycs: boolean;
+      readonly json: boolean;
+    }
   | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
   | {
       readonly mode: 'verify';
@@ -66,8 +85,18 @@ export class UsageError extends Error {
   }
 }
 
-/** True when argv uses virtualenv-tools' flags: then every positional is the venv PATH. */
+/**
+ * True when argv uses virtualenv-tools' flags: then every positional is the venv PATH. The one
+ * exception is `unpack ARCHIVE DEST --reinitialize`, where `--reinitialize` is unpack's own flag:
+ * a command named first, with no `--update-path`, is that command.
+ */
 export function isCompatArgv(argv: readonly string[]): boolean {
+  if (
+    argv[0] === 'unpack' &&
+    !argv.some((a) => a === '--update-path' || a.startsWith('--update-path='))
+  ) {
+    return false;
+  }
   for (const a of argv) {
     if (a === '--') break;
     if (a === '--update-path' || a.startsWith('--update-path=') || a === '--reinitialize')

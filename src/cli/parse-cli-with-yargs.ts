@@ -209,15 +209,18 @@ function commandParser(argv: readonly string[]): Argv {
           "use Debian's python3.11",
         ),
     )
-    .command('scan [path]', 'Show the layout, the old location and every file that names it', (y) =>
-      pathArg(y)
-        .option('json', jsonOpt)
-        .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
-        .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
+    .command(
+      'scan [path]',
+      'Show the layout, the old location and every file that names it (or what unpack would do with an archive)',
+      (y) =>
+        pathArg(y)
+          .option('json', jsonOpt)
+          .example('venv-tools scan ./venv', 'what a relocation of ./venv would rewrite')
+          .example('venv-tools scan ./venv --json | jq .counts', 'files by kind, for a script'),
     )
     .command(
       'verify [path]',
-      'Check that the venv works where it stands; exit 1 with the problems and their fix',
+      'Check that the venv works where it stands (or that an archive is whole); exit 1 with the problems and their fix',
       (y) =>
         pathArg(y)
           .option('json', jsonOpt)
@@ -235,6 +238,65 @@ function commandParser(argv: readonly string[]): Argv {
           .example(
             'venv-tools verify ./venv || venv-tools relocate ./venv --to "$PWD/venv"',
             'relocate only when needed',
+          ),
+    )
+    .command(
+      'pack <venv>',
+      'Stream the venv into a tar, tar.gz or tar.zst archive, with a manifest; --to relocates it in the stream',
+      (y) =>
+        y
+          .positional('venv', { type: 'string', describe: 'The venv to pack' })
+          .option('output', {
+            alias: 'o',
+            type: 'string',
+            demandOption: true,
+            describe: 'The archive to write; its extension picks the format',
+          })
+          .option('to', {
+            type: 'string',
+            describe:
+              'Archive the venv as relocated for this path (absolute): the server then needs only tar -x',
+          })
+          .option('format', {
+            type: 'string',
+            choices: ['tar', 'tar.gz', 'tar.zst'],
+            describe: 'The format, whatever the extension says',
+          })
+          .option('drop-unreadable-pycs', dropPycsOpt)
+          .option('json', jsonOpt)
+          .example('venv-tools pack ./venv -o app.tar.zst', 'archive the venv')
+          .example(
+            'venv-tools pack ./venv -o app.tar.zst --to /srv/app/3f9c2e1/venv',
+            'archive it already relocated for its final place',
+          ),
+    )
+    .command(
+      'unpack <archive> <dest>',
+      'Check every member, extract beside DEST, relocate for DEST, then rename: DEST appears whole or not at all',
+      (y) =>
+        y
+          .positional('archive', { type: 'string', describe: 'A tar, tar.gz or tar.zst archive' })
+          .positional('dest', { type: 'string', describe: 'Where the venv (or app tree) goes' })
+          .option('force', {
+            type: 'boolean',
+            default: false,
+            describe: 'Replace DEST if it exists, once the new tree is complete',
+          })
+          .option('reinitialize', {
+            type: 'boolean',
+            default: false,
+            describe: "Also re-point each venv's interpreter at this machine's python3.X",
+          })
+          .option('python', {
+            type: 'string',
+            describe: 'With --reinitialize: the interpreter to use',
+          })
+          .option('drop-unreadable-pycs', dropPycsOpt)
+          .option('json', jsonOpt)
+          .example('venv-tools unpack app.tar.zst /srv/app/3f9c2e1/venv', 'extract and relocate')
+          .example(
+            'venv-tools unpack app.tar.gz /srv/app/3f9c2e1/venv --reinitialize',
+            "and use this server's python3.X",
           ),
     )
     .command(
@@ -260,6 +322,10 @@ function commandParser(argv: readonly string[]): Argv {
     .example('venv-tools relocate ./venv --to /srv/app/abc/venv', 'relocate')
     .example('venv-tools scan ./venv', 'see what holds the old location')
     .example('venv-tools verify ./venv', 'check the venv where it stands')
+    .example(
+      'venv-tools pack ./venv -o app.tar.zst',
+      'archive it; venv-tools unpack extracts and relocates',
+    )
     .example('venv-tools make-relocatable ./venv', 'make it work wherever it is moved')
     .example('venv-tools --update-path auto ./venv', 'virtualenv-tools style')
     .example('venv-tools completion >> ~/.bashrc', 'tab completion in bash (zsh: ~/.zshrc)');
@@ -347,6 +413,27 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         force: args.force === true,
         dryRun: args.dryRun === true,
         diff: args.diff === true,
+        json: args.json === true,
+      };
+    case 'pack':
+      return {
+        mode: 'pack',
+        path: String(args.venv),
+        output: String(last(args.output)),
+        to: last(args.to),
+        format: last(args.format) as 'tar' | 'tar.gz' | 'tar.zst' | undefined,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
+        json: args.json === true,
+      };
+    case 'unpack':
+      return {
+        mode: 'unpack',
+        archive: String(args.archive),
+        dest: String(args.dest),
+        force: args.force === true,
+        reinitialize: args.reinitialize === true,
+        python: last(args.python),
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         json: args.json === true,
       };
     case 'scan':

@@ -15,7 +15,11 @@ export type ErrorCode =
   | 'BAD_PYC'
   | 'BAD_INPUT'
   | 'INCOMPLETE'
-  | 'REINIT';
+  | 'REINIT'
+  /** An archive that is not whole, not a tar, or holds a member unpack refuses. */
+  | 'BAD_ARCHIVE'
+  /** unpack's destination exists and is not an empty folder (see --force). */
+  | 'DEST_EXISTS';
 
 /** A problem the user can fix; its message names the file and the next step. */
 export class VenvToolsError extends Error {

@@ -23,7 +23,7 @@ export const SCHEMA_VERSION = 1;
 /** A JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-type Command = 'relocate' | 'reinit' | 'scan' | 'verify' | 'make-relocatable';
+type Command = 'relocate' | 'reinit' | 'scan' | 'verify' | 'make-relocatable' | 'pack' | 'unpack';
 
 function head(command: Command): { command: Command; schemaVersion: number } {
   return { command, schemaVersion: SCHEMA_VERSION };

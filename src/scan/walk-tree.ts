@@ -18,8 +18,17 @@ export interface TreeEntry {
   readonly type: EntryType;
 }
 
-/** Names at the venv root that belong to venv-tools itself and are never scanned. */
-export const OWN_FILES: ReadonlySet<string> = new Set(['.venv-tools.lock', '.venv-tools.journal']);
+/**
+ * Names at the venv root that belong to venv-tools itself and are never scanned: the lock, the
+ * journal, and an archive's manifest and trailer, which a manual `tar -x` of an archive that
+ * `venv-tools pack` wrote leaves there (src/archive/manifest.ts).
+ */
+export const OWN_FILES: ReadonlySet<string> = new Set([
+  '.venv-tools.lock',
+  '.venv-tools.journal',
+  '.venv-tools.archive.json',
+  '.venv-tools.archive-end.json',
+]);
 
 /**
  * True for a name at the venv root that belongs to venv-tools: the lock, the journal, and the

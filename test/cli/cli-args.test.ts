@@ -263,6 +263,8 @@ test('completion prints a script, and answers completion queries with commands a
     'reinit',
     'scan',
     'verify',
+    'pack',
+    'unpack',
     'make-relocatable',
     'completion',
   ]);

@@ -415,3 +415,49 @@ test.serial(
     t.log(`${cases.length} kill points, each finished by the next run`);
   },
 );
+
+test('pack --to and unpack refuse a sourceless pyc that names the old place, naming --drop-unreadable-pycs; with it, every odd pyc is left out and Python compiles it again', (t) => {
+  const top = freshDir('unreadable-archive');
+  const venv = path.join(top, 'venv');
+  place(tpl, venv);
+  const archive = path.join(top, 'app.tar');
+  t.is(cli(['pack', venv, '-o', archive]).status, 0, 'pack without --to rewrites nothing');
+  const odd = [...TO_REGENERATE, P.foreignTag, P.sourceless];
+
+  // unpack: refused, and nothing appears at DEST or beside it.
+  const dest = path.join(top, 'srv', 'app', 'venv');
+  const refused = cli(['unpack', archive, dest, '--json']);
+  t.is(refused.status, 1, refused.stderr);
+  const err = (JSON.parse(refused.stdout) as { error: { code: string; message: string } }).error;
+  t.is(err.code, 'BAD_PYC');
+  t.regex(err.message, /Run again with --drop-unreadable-pycs/);
+  t.false(fs.existsSync(dest), 'DEST does not appear');
+  t.deepEqual(fs.readdirSync(path.dirname(dest)), [], 'no temporary folder is left beside DEST');
+
+  // With the flag: every pyc it cannot rewrite is left out, the others name DEST.
+  const r = cli(['unpack', archive, dest, '--drop-unreadable-pycs', '--json']);
+  t.is(r.status, 0, r.stderr);
+  for (const rel of odd) t.false(fs.existsSync(path.join(dest, rel)), `${rel} is left out`);
+  for (const rel of REGENERATED) t.true(fs.existsSync(path.join(dest, sourceOf(rel))));
+  const imported = spawnSync(
+    path.join(dest, 'bin', 'python'),
+    ['-c', 'import odd.fut as m; print(m.f()())'],
+    {
+      encoding: 'utf8',
+      env: cleanEnv(),
+    },
+  );
+  t.is(imported.stdout.trim(), path.join(dest, path.dirname(sourceOf(P.future)), 'fut.py'));
+
+  // pack --to: the same refusal, and the same outcome with the flag.
+  const final = path.join(top, 'final', 'venv');
+  const packed = path.join(top, 'final.tar');
+  const noFlag = cli(['pack', venv, '-o', packed, '--to', final]);
+  t.is(noFlag.status, 1);
+  t.regex(noFlag.stderr + noFlag.stdout, /--drop-unreadable-pycs/);
+  t.false(fs.existsSync(packed), 'no archive is left behind');
+  t.is(cli(['pack', venv, '-o', packed, '--to', final, '--drop-unreadable-pycs']).status, 0);
+  const list = spawnSync('tar', ['-tf', packed], { encoding: 'utf8' }).stdout.split('\n');
+  t.true(list.includes(sourceOf(P.future)), 'members are named as the venv names them');
+  for (const rel of odd) t.false(list.includes(rel), `${rel} is not in the archive`);
+});

@@ -43,6 +43,8 @@ export interface StreamRelocation {
   readonly mappings: readonly Mapping[];
   /** What a member must hold to be planned at all (see relocate's safeNeedle). */
   readonly needles: readonly Buffer[];
+  /** A sourceless pyc that cannot be rewritten and names the old path: refused, or dropped. */
+  readonly sourceless: 'refuse' | 'drop';
 }
 
 export interface ExtractOptions {
@@ -85,6 +87,11 @@ export interface ExtractResult {
   readonly warnings: readonly Warning[];
   readonly ms: number;
 }
+
+const STREAM_NO_COMPILER = {
+  ok: false,
+  why: "unpack does not run the venv's python while it extracts",
+} as const;
 
 /** Files up to this size are held whole to be planned; larger ones stream to disk. */
 const WHOLE_MAX = 64 << 20;
@@ -332,6 +339,9 @@ class Extractor implements TarVisitor, EditSink {
               }
             },
             this,
+            // The venv's python is not run while extracting: a pyc that cannot be rewritten is
+            // removed (Python compiles it again on import), or refused when sourceless.
+            { compiler: () => STREAM_NO_COMPILER, sourceless: this.relocation.sourceless },
           );
           // The RECORDs come last: which pycs they list with a hash is in the manifest.
           this.planner.wantHashes(this.manifest.hashedPycs.map(utf8ToBytes));

@@ -49,6 +49,8 @@ export interface WriteArchiveInput {
   readonly relocation?: {
     readonly mappings: readonly Mapping[];
     readonly needles: readonly Buffer[];
+    /** A sourceless pyc that cannot be rewritten and names the old path: refused, or dropped. */
+    readonly sourceless: 'refuse' | 'drop';
   };
   /** (done, total) in files, for a progress bar. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -186,6 +188,12 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       }
     },
     sink,
+    // pack never runs the venv's python: a pyc that cannot be rewritten is left out (Python
+    // compiles it again on import), or refused when sourceless.
+    {
+      compiler: () => ({ ok: false, why: "pack does not run the venv's python" }),
+      sourceless: reloc?.sourceless ?? 'refuse',
+    },
   );
 
   // The RECORDs are read first, for the pycs they list with a hash (a pyc rewritten here or by

@@ -14,6 +14,8 @@ export type CliRequest =
       readonly verbose: boolean;
       /** Exit 1 when the venv cannot work here (its interpreter is missing); it is still relocated. */
       readonly strict: boolean;
+      /** Remove a sourceless pyc that cannot be rewritten rather than refuse the run. */
+      readonly dropUnreadablePycs: boolean;
     }
   | {
       readonly mode: 'relocate';
@@ -28,6 +30,7 @@ export type CliRequest =
       readonly json: boolean;
       readonly verbose: boolean;
       readonly strict: boolean;
+      readonly dropUnreadablePycs: boolean;
     }
   | {
       readonly mode: 'reinit';
@@ -44,6 +47,7 @@ export type CliRequest =
       readonly output: string;
       readonly to: string | undefined;
       readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
     }
   | {
@@ -53,6 +57,7 @@ export type CliRequest =
       readonly force: boolean;
       readonly reinitialize: boolean;
       readonly python: string | undefined;
+      readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
     }
   | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }

@@ -57,6 +57,13 @@ const strictOpt = {
     "Exit 1 when the venv's interpreter is missing on this machine (the relocation is still done; the warning names the fix, --reinitialize)",
 } as const;
 
+const dropPycsOpt = {
+  type: 'boolean',
+  default: false,
+  describe:
+    'Remove a pyc that cannot be rewritten, has no source beside it and names the old location (otherwise refused); one with its source is always compiled again or removed',
+} as const;
+
 function compatParser(argv: readonly string[]): Argv {
   return base(argv)
     .usage(
@@ -82,6 +89,7 @@ function compatParser(argv: readonly string[]): Argv {
         'Print one line per changed file (S script, B pyc, P .pth, F finder, A activate, …)',
     })
     .option('strict', strictOpt)
+    .option('drop-unreadable-pycs', dropPycsOpt)
     .example(
       'venv-tools --update-path /srv/app/3f9c2e1/venv /srv/app/3f9c2e1/venv',
       'relocate after unpacking',
@@ -154,6 +162,7 @@ function commandParser(argv: readonly string[]): Argv {
             describe: 'List every changed file',
           })
           .option('strict', strictOpt)
+          .option('drop-unreadable-pycs', dropPycsOpt)
           .example(
             'venv-tools relocate ./venv --to /srv/app/abc/venv',
             'relocate ./venv for /srv/app/abc/venv',
@@ -253,6 +262,7 @@ function commandParser(argv: readonly string[]): Argv {
             choices: ['tar', 'tar.gz', 'tar.zst'],
             describe: 'The format, whatever the extension says',
           })
+          .option('drop-unreadable-pycs', dropPycsOpt)
           .option('json', jsonOpt)
           .example('venv-tools pack ./venv -o app.tar.zst', 'archive the venv')
           .example(
@@ -281,6 +291,7 @@ function commandParser(argv: readonly string[]): Argv {
             type: 'string',
             describe: 'With --reinitialize: the interpreter to use',
           })
+          .option('drop-unreadable-pycs', dropPycsOpt)
           .option('json', jsonOpt)
           .example('venv-tools unpack app.tar.zst /srv/app/3f9c2e1/venv', 'extract and relocate')
           .example(
@@ -369,6 +380,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
       python: last(args.python),
       verbose: args.verbose === true,
       strict: args.strict === true,
+      dropUnreadablePycs: args.dropUnreadablePycs === true,
     };
   }
   const { args, output } = run(commandParser(argv), argv);
@@ -391,6 +403,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         json: args.json === true,
         verbose: args.verbose === true,
         strict: args.strict === true,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
       };
     case 'reinit':
       return {
@@ -409,6 +422,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         output: String(last(args.output)),
         to: last(args.to),
         format: last(args.format) as 'tar' | 'tar.gz' | 'tar.zst' | undefined,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         json: args.json === true,
       };
     case 'unpack':
@@ -419,6 +433,7 @@ export function parseCliWithYargs(argv: readonly string[]): CliRequest {
         force: args.force === true,
         reinitialize: args.reinitialize === true,
         python: last(args.python),
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         json: args.json === true,
       };
     case 'scan':

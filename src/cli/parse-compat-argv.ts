@@ -11,7 +11,7 @@ import type { CliRequest } from './cli-request.js';
 type CompatRequest = Extract<CliRequest, { mode: 'compat' }>;
 
 const STRING_OPTIONS = new Set(['update-path', 'python']);
-const BOOLEAN_OPTIONS = new Set(['reinitialize', 'verbose', 'strict']);
+const BOOLEAN_OPTIONS = new Set(['reinitialize', 'verbose', 'strict', 'drop-unreadable-pycs']);
 
 /**
  * The request for a compatible argv that this parser is sure yargs would read the same way,
@@ -74,5 +74,6 @@ export function parseCompatArgv(argv: readonly string[]): CompatRequest | undefi
     python: strings.get('python'),
     verbose: booleans.has('verbose'),
     strict: booleans.has('strict'),
+    dropUnreadablePycs: booleans.has('drop-unreadable-pycs'),
   };
 }

@@ -56,6 +56,12 @@ export interface RelocateOptions {
   readonly maps?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
   readonly dryRun?: boolean;
   /**
+   * Remove a sourceless pyc that cannot be rewritten (a magic no known Python writes, a corrupt
+   * body) and names the old location, instead of refusing the run (`--drop-unreadable-pycs`).
+   * One with its source beside it is always compiled again, or removed.
+   */
+  readonly dropUnreadablePycs?: boolean;
+  /**
    * Threads to read and plan on, 1 or 2. By default two on a machine with 2 CPUs or more, for a
    * venv of THREAD_MIN_FILES files or more.
    */
@@ -100,7 +106,13 @@ export function relocate(opts: RelocateOptions): RelocationResult {
 export function relocateOpened(
   venv: OpenedVenv,
   given: CheckedLocations,
-  opts: Pick<RelocateOptions, 'from' | 'forceFrom' | 'dryRun' | 'threads' | 'onProgress'>,
+  opts: Pick<
+    RelocateOptions,
+    'from' | 'forceFrom' | 'dryRun' | 'dropUnreadablePycs' | 'threads' | 'onProgress'
+  > & {
+    /** Scan's dry run: list a pyc a relocation would refuse, rather than fail on it. */
+    readonly listRefusedPycs?: boolean;
+  },
   t0 = performance.now(),
 ): RelocationResult {
   const timings = emptyTimings();
@@ -133,6 +145,8 @@ export function relocateOpened(
     warningsBefore: [...given.warnings, ...note],
     warningsAfter,
     dryRun: opts.dryRun === true,
+    sourceless:
+      opts.dropUnreadablePycs === true ? 'drop' : opts.listRefusedPycs === true ? 'list' : 'refuse',
     threads: opts.threads,
     onProgress: opts.onProgress,
     t0,

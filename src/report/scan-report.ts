@@ -29,6 +29,8 @@ export interface ScanReport {
   readonly files: readonly ScannedFile[];
   readonly counts: Partial<Record<FileKind, number>>;
   readonly binaries: RelocationReport['binaries'];
+  /** Pycs a relocation could not rewrite, and what it would do with each (or refuse). */
+  readonly droppedPycs: RelocationReport['droppedPycs'];
   /** What relocating to where the venv stands would map (moved or half-relocated); else empty. */
   readonly mappings: readonly MappingReport[];
   readonly warnings: readonly ScanWarning[];

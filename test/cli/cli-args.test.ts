@@ -10,6 +10,7 @@ const compat = (over: Record<string, unknown>) => ({
   python: undefined,
   verbose: false,
   strict: false,
+  dropUnreadablePycs: false,
   ...over,
 });
 
@@ -53,6 +54,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: false,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -82,6 +84,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: true,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -98,6 +101,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: false,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -126,6 +130,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: true,
       verbose: false,
       strict: true,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -135,6 +140,27 @@ const table: Array<[string[], Record<string, unknown>]> = [
   [
     ['./venv', '--strict', '--update-path=/srv/x'],
     compat({ updatePath: '/srv/x', path: './venv', strict: true }),
+  ],
+  [
+    ['--update-path', 'auto', '--drop-unreadable-pycs', './venv'],
+    compat({ updatePath: 'auto', path: './venv', dropUnreadablePycs: true }),
+  ],
+  [
+    ['relocate', 'v', '--to', '/srv/a', '--drop-unreadable-pycs'],
+    {
+      mode: 'relocate',
+      path: 'v',
+      to: '/srv/a',
+      from: undefined,
+      forceFrom: false,
+      maps: [],
+      dryRun: false,
+      diff: false,
+      json: false,
+      verbose: false,
+      strict: false,
+      dropUnreadablePycs: true,
+    },
   ],
   [['scan'], { mode: 'scan', path: '.', json: false }],
   [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],

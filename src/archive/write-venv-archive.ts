@@ -9,7 +9,7 @@
  * the RECORDs (their hashes follow every rewritten file); the symlinks; the trailer.
  */
 import { performance } from 'node:perf_hooks';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { errnoOf, unreadableError, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import {
   bytesToUtf8,
@@ -75,14 +75,7 @@ export interface WriteArchiveResult {
 const WHOLE_MAX = 64 << 20;
 const CHUNK = 1 << 20;
 
-function unreadable(root: ByteString, rel: ByteString, err: unknown): VenvToolsError {
-  const shown = bytesToUtf8(`${root}/${rel}`);
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions (e.g. chmod u+r) or remove it, then pack again`,
-    shown,
-  );
-}
+const REMOVE_OR_FIX = 'fix its permissions (e.g. chmod u+r) or remove it, then pack again';
 
 function changed(root: ByteString, rel: ByteString): VenvToolsError {
   const shown = bytesToUtf8(`${root}/${rel}`);
@@ -217,7 +210,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       );
     } catch (err) {
       if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ELOOP') throw changed(root, rel);
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
   };
   for (const rel of lists.records) {
@@ -227,7 +220,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       if (st.size <= WHOLE_MAX) planner.noteRecord(rel, readWhole(fd, st.size, rel));
     } catch (err) {
       if (err instanceof VenvToolsError) throw err;
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     } finally {
       fs.closeSync(fd);
     }
@@ -286,7 +279,9 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
     try {
       st = fs.lstatSync(fsPath(`${root}/${rel}`), { bigint: true });
     } catch (err) {
-      throw errnoOf(err) === 'ENOENT' ? changed(root, rel) : unreadable(root, rel, err);
+      throw errnoOf(err) === 'ENOENT'
+        ? changed(root, rel)
+        : unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
     writer.add(header(rel, { mode: Number(st.mode), mtimeNs: st.mtimeNs }, 'dir', 0));
     members++;
@@ -348,7 +343,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       bytes += data.length;
     } catch (err) {
       if (err instanceof VenvToolsError) throw err;
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     } finally {
       fs.closeSync(fd);
       progress();
@@ -416,7 +411,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
     } catch (err) {
       throw errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL'
         ? changed(root, rel)
-        : unreadable(root, rel, err);
+        : unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
     if (reloc !== undefined) {
       out = undefined;

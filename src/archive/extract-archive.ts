@@ -35,6 +35,7 @@ import {
 import { DEFAULT_LIMITS, MemberGuard, MemberRefusal, type ArchiveLimits } from './member-checks.js';
 import type { TarHeader } from './tar-header.js';
 import { RefusedTypeError, TarFormatError, TarReader, type TarVisitor } from './tar-reader.js';
+import { isRegularFile } from '../core/real-path.js';
 
 /** The relocation to make in the stream, decided once the manifest is read. */
 export interface StreamRelocation {
@@ -331,13 +332,7 @@ class Extractor implements TarVisitor, EditSink {
           this.planner = new Planner(
             this.relocation.layout,
             this.relocation.mappings,
-            (rel) => {
-              try {
-                return fs.lstatSync(fsPath(`${into}/${rel}`)).isFile();
-              } catch {
-                return false;
-              }
-            },
+            (rel) => isRegularFile(into, rel),
             this,
             // The venv's python is not run while extracting: a pyc that cannot be rewritten is
             // removed (Python compiles it again on import), or refused when sourceless.

@@ -35,6 +35,7 @@ import {
 } from './manifest.js';
 import type { TarHeader } from './tar-header.js';
 import { TarWriter, type ByteOutput } from './tar-writer.js';
+import { isRegularFile } from '../core/real-path.js';
 
 export interface WriteArchiveInput {
   /** The venv (absolute, byte string). */
@@ -173,13 +174,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
   const planner = new Planner(
     layout,
     mappings,
-    (rel) => {
-      try {
-        return fs.lstatSync(fsPath(`${root}/${rel}`)).isFile();
-      } catch {
-        return false;
-      }
-    },
+    (rel) => isRegularFile(root, rel),
     sink,
     // pack never runs the venv's python: a pyc that cannot be rewritten is left out (Python
     // compiles it again on import), or refused when sourceless.

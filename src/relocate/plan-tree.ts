@@ -19,11 +19,12 @@ import {
 import { probeVenvPython } from '../apply/regenerate-pycs.js';
 import { type Warning } from '../core/warning.js';
 import { type SpareWorker } from './spawn-worker.js';
-import { PhaseClock, claimEach, isRegularFile, noteRecords } from './plan-steps.js';
+import { PhaseClock, claimEach, noteRecords } from './plan-steps.js';
 import { FORCED } from './forced-interleaving.js';
 import { CTRL, DROPPED, type WorkerInit } from './worker-protocol.js';
 import { type WorkerHandle, beginWork } from './spawn-worker.js';
 import { CTRL_SLOTS } from './worker-protocol.js';
+import { isRegularFile } from '../core/real-path.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = threadMinFiles(process.env, 4000);

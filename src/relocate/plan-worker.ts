@@ -19,10 +19,10 @@ import { writeRecord } from '../apply/journal-sink.js';
 import { applyCommitted } from '../apply/apply-committed.js';
 import { probeVenvPython } from '../apply/regenerate-pycs.js';
 import { movedAlong } from '../plan/moved-root.js';
-import { pathExists } from '../core/real-path.js';
+import { isRegularFile, pathExists } from '../core/real-path.js';
 import { PathList } from '../scan/path-list.js';
 import { FORCED } from './forced-interleaving.js';
-import { claimEach, isRegularFile, noteRecords, PhaseClock } from './plan-steps.js';
+import { claimEach, noteRecords, PhaseClock } from './plan-steps.js';
 import {
   ABORT,
   CTRL,

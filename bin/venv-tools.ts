@@ -208,6 +208,7 @@ async function runCompat(req: Extract<CliRequest, { mode: 'compat' }>): Promise<
         path: req.path,
         to,
         toFlag: '--update-path',
+        dropUnreadablePycs: req.dropUnreadablePycs,
         onProgress: progress.update,
         ...threadsFromEnv(),
       }),
@@ -247,6 +248,7 @@ async function runRelocate(req: Extract<CliRequest, { mode: 'relocate' }>): Prom
         forceFrom: req.forceFrom,
         maps: req.maps,
         dryRun: req.dryRun,
+        dropUnreadablePycs: req.dropUnreadablePycs,
         onProgress: progress.update,
         ...threadsFromEnv(),
       }),
@@ -351,6 +353,7 @@ async function runPack(req: Extract<CliRequest, { mode: 'pack' }>): Promise<numb
       output: req.output,
       ...(req.to === undefined ? {} : { to: req.to }),
       ...(req.format === undefined ? {} : { format: req.format }),
+      dropUnreadablePycs: req.dropUnreadablePycs,
       onProgress: progress.update,
       ...zstdFromEnv(),
     });
@@ -378,6 +381,7 @@ async function runUnpack(req: Extract<CliRequest, { mode: 'unpack' }>): Promise<
       force: req.force,
       reinitialize: req.reinitialize,
       ...(req.python === undefined ? {} : { python: req.python }),
+      dropUnreadablePycs: req.dropUnreadablePycs,
       onProgress: progress.update,
       ...zstdFromEnv(),
     });

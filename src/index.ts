@@ -36,6 +36,7 @@ export type {
 } from './relocate/make-relocatable-report.js';
 export type {
   Change,
+  DroppedPycReport,
   MappingReport,
   RelocationReport,
   RelocationResult,

@@ -141,6 +141,7 @@ function applyOne(rootAbs: ByteString, r: JournalRecord): void {
       return;
     }
     case 'remove':
+    case 'regenerate': // compiled again once every record is applied (regenerate-pycs.ts)
       try {
         fs.unlinkSync(p);
       } catch (err) {

@@ -1,5 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { toBytes, type ByteString } from '../core/path-boundary.js';
+import type { Regeneration } from '../plan/planner.js';
 
 /**
  * The write-ahead (redo) journal (docs/JOURNAL.md). One file in the venv root:
@@ -64,7 +65,17 @@ export type JournalRecord =
       readonly mtimeMs: number;
     }
   | { readonly op: 'symlink'; readonly rel: ByteString; readonly target: ByteString }
-  | { readonly op: 'remove'; readonly rel: ByteString };
+  | { readonly op: 'remove'; readonly rel: ByteString }
+  | {
+      /**
+       * A pyc that could not be kept: removed when applied, like `remove`, and compiled again
+       * from its source by the venv's own interpreter once every record is applied, before the
+       * journal goes (regenerate-pycs.ts). A recovery applies and compiles it again.
+       */
+      readonly op: 'regenerate';
+      readonly rel: ByteString;
+      readonly job: Regeneration;
+    };
 
 export interface JournalHeader {
   readonly old: string;
@@ -76,7 +87,8 @@ export interface JournalHeader {
 
 // 5 is a write record that carries the file's mode; 1 (without) stays for records whose file
 // could not be stat'ed when the journal was written. 6 is a write from an offset, with the mode.
-export const OPS = { write: 1, replace: 2, symlink: 3, remove: 4 } as const;
+// 7 removes a pyc that the venv's interpreter compiles again once every record is applied.
+export const OPS = { write: 1, replace: 2, symlink: 3, remove: 4, regenerate: 7 } as const;
 export const WRITE_WITH_MODE = 5;
 export const WRITE_TAIL = 6;
 
@@ -99,6 +111,16 @@ export function fieldsSize(r: JournalRecord, path: Buffer): number {
       return base + 4 + Buffer.byteLength(r.target, 'latin1');
     case 'remove':
       return base;
+    case 'regenerate':
+      return (
+        base +
+        2 +
+        12 +
+        [r.job.source, r.job.dfile, r.job.tag].reduce(
+          (n, f) => n + Buffer.byteLength(f, 'latin1'),
+          0,
+        )
+      );
   }
 }
 
@@ -130,6 +152,14 @@ export function putFields(b: Buffer, at: number, r: JournalRecord, path: Buffer)
       o += b.write(r.target, o, 'latin1');
       break;
     case 'remove':
+      break;
+    case 'regenerate':
+      b[o++] = r.job.invalidation;
+      b[o++] = r.job.optimize;
+      for (const f of [r.job.source, r.job.dfile, r.job.tag]) {
+        o = b.writeUInt32LE(Buffer.byteLength(f, 'latin1'), o);
+        o += b.write(f, o, 'latin1');
+      }
       break;
   }
   return o;

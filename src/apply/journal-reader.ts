@@ -179,6 +179,21 @@ function decodeRecord(
     p += 4 + n;
   } else if (op === OPS.remove) {
     rec = { op: 'remove', rel };
+  } else if (op === OPS.regenerate) {
+    const invalidation = src.u8(within(p, 1, end));
+    const optimize = src.u8(within(p + 1, 1, end));
+    p += 2;
+    const fields: ByteString[] = [];
+    for (let i = 0; i < 3; i++) {
+      const n = src.u32(within(p, 4, end));
+      fields.push(src.latin1(within(p + 4, n, end), n));
+      p += 4 + n;
+    }
+    if (invalidation !== 0 && invalidation !== 1 && invalidation !== 3) {
+      throw new Error('bad invalidation mode');
+    }
+    const [source, dfile, tag] = fields as [ByteString, ByteString, ByteString];
+    rec = { op: 'regenerate', rel, job: { source, dfile, invalidation, optimize, tag } };
   } else {
     throw new UnreadableJournalError(`a record has an unknown type ${op}`);
   }

@@ -8,8 +8,9 @@ import { EditLog } from '../plan/edit-log.js';
 import { PYC_HEADER_MAX } from '../kinds/pyc/pyc-header.js';
 import { type JournalHeader, type JournalRecord } from './journal-format.js';
 import { JournalWriter } from './journal-writer.js';
-import type { EditSink, FileStat } from '../plan/planner.js';
+import type { EditSink, FileStat, Regeneration } from '../plan/planner.js';
 import { removeJournal } from './recover-journal.js';
+import { regeneratePycs, type RegenerateJob } from './regenerate-pycs.js';
 import { type ApplyHelper, applyCommitted } from './apply-committed.js';
 
 /** Below this, a common head is journaled and written again rather than kept (but see below). */
@@ -92,8 +93,10 @@ export class JournalSink implements EditSink {
     this.changes.add(rel, 'symlink', 'symlink');
   }
 
-  remove(rel: ByteString): void {
-    this.append({ op: 'remove', rel });
+  remove(rel: ByteString, _reason: string, regenerate?: Regeneration): void {
+    this.append(
+      regenerate === undefined ? { op: 'remove', rel } : { op: 'regenerate', rel, job: regenerate },
+    );
     this.changes.add(rel, 'pyc-removed', 'remove');
   }
 
@@ -107,16 +110,18 @@ export class JournalSink implements EditSink {
   }
 
   /**
-   * Commit the journal, apply it record by record, and remove it. With a helper (the planning
-   * worker, still running), both threads claim chunks of it from a shared counter until none is
-   * left.
+   * Commit the journal, apply it record by record, compile again the pycs `regenerate` lists
+   * (the journal's `regenerate` records, made on either thread), and remove it. With a helper
+   * (the planning worker, still running), both threads claim chunks of it from a shared counter
+   * until none is left. Returns why each pyc was not compiled again (undefined when it was).
    */
   commitAndApply(
     onProgress?: (phase: string, done: number, total: number) => void,
     helper?: ApplyHelper,
-  ): void {
+    regenerate: readonly RegenerateJob[] = [],
+  ): Array<string | undefined> {
     const w = this.writer;
-    if (w === undefined) return;
+    if (w === undefined) return [];
     let t = performance.now();
     trace('plan totals', true);
     w.commit();
@@ -151,9 +156,14 @@ export class JournalSink implements EditSink {
         w.shown,
       );
     }
+    // Before the journal goes: a run killed while compiling leaves it, and the next run applies
+    // it again and compiles them again.
+    const failed = regeneratePycs(this.rootAbs, regenerate);
+    if (regenerate.length > 0) trace('pycs compiled again');
     removeJournal(w.pathBuf, w.shown, 'every file is already written');
     trace('journal removed');
     this.timings.apply += performance.now() - t;
+    return failed;
   }
 
   /** Planning failed: remove the uncommitted journal. A committed one stays for the next run. */

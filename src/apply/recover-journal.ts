@@ -2,7 +2,8 @@ import { fs } from '../core/fs.js';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
 import { applyJournal } from './apply-journal.js';
-import { JOURNAL_NAME } from './journal-format.js';
+import { JOURNAL_NAME, type JournalRecord } from './journal-format.js';
+import { regeneratePycs, type RegenerateJob } from './regenerate-pycs.js';
 import {
   checkJournal,
   frames,
@@ -46,12 +47,16 @@ export function recoverJournal(rootAbs: ByteString): Recovery {
     }
     // Read back record by record: a journal holds every new content, and need not fit in memory.
     if (journal !== undefined) {
+      const regenerate: RegenerateJob[] = [];
       try {
-        applyJournal(rootAbs, frames(opened, journal));
+        applyJournal(rootAbs, noting(frames(opened, journal), regenerate));
       } catch (err) {
         if (err instanceof VenvToolsError) throw err;
         throw notReadable(shown, errnoOf(err) ?? (err as Error).message);
       }
+      // As the interrupted run would have, before the journal goes (best effort: a pyc that
+      // cannot be compiled stays removed, and Python compiles it on import).
+      regeneratePycs(rootAbs, regenerate);
     }
   } finally {
     opened.close();
@@ -67,6 +72,17 @@ export function recoverJournal(rootAbs: ByteString): Recovery {
     old: journal.header.old,
     new: journal.header.new,
   };
+}
+
+/** The records, as they go by; the pycs to compile again are noted in `regenerate`. */
+function* noting(
+  records: Iterable<JournalRecord>,
+  regenerate: RegenerateJob[],
+): Generator<JournalRecord> {
+  for (const r of records) {
+    if (r.op === 'regenerate') regenerate.push({ rel: r.rel, job: r.job });
+    yield r;
+  }
 }
 
 /**

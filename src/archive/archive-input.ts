@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { unreadableError, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import { formatFromMagic, type ArchiveFormat } from './archive-format.js';
 import type { OutputOptions } from './archive-output.js';
@@ -26,14 +26,6 @@ const CHUNK = 1 << 20;
 /** The archive is broken below the tar level: a compressed stream that does not decompress. */
 export class CorruptStreamError extends Error {}
 
-function unreadable(shown: string, err: unknown): VenvToolsError {
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; check the path and its permissions`,
-    shown,
-  );
-}
-
 /**
  * Open `file` and recognise its format by its first bytes (magic-bytes.js, and zstd's frame
  * magic, which it does not know), never by its name.
@@ -55,7 +47,7 @@ export async function openArchiveInput(
     size = st.size;
   } catch (err) {
     if (err instanceof VenvToolsError) throw err;
-    throw unreadable(shown, err);
+    throw unreadableError(shown, err, 'check the path and its permissions');
   }
   const head = Buffer.alloc(1024);
   const n = fs.readSync(fd, head, 0, head.length, 0);
@@ -122,7 +114,8 @@ async function* streamChunks(
   } catch (err) {
     if (err instanceof VenvToolsError) throw err;
     // Reading the file itself failed (EIO…); a decompressor's failure is a corrupt stream.
-    if (shown !== undefined) throw unreadable(shown, err);
+    if (shown !== undefined)
+      throw unreadableError(shown, err, 'check the path and its permissions');
     throw new CorruptStreamError((err as Error).message);
   }
   await after();

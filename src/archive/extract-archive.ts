@@ -35,6 +35,7 @@ import {
 import { DEFAULT_LIMITS, MemberGuard, MemberRefusal, type ArchiveLimits } from './member-checks.js';
 import type { TarHeader } from './tar-header.js';
 import { RefusedTypeError, TarFormatError, TarReader, type TarVisitor } from './tar-reader.js';
+import { isRegularFile } from '../core/real-path.js';
 
 /** The relocation to make in the stream, decided once the manifest is read. */
 export interface StreamRelocation {
@@ -43,6 +44,8 @@ export interface StreamRelocation {
   readonly mappings: readonly Mapping[];
   /** What a member must hold to be planned at all (see relocate's safeNeedle). */
   readonly needles: readonly Buffer[];
+  /** A sourceless pyc that cannot be rewritten and names the old path: refused, or dropped. */
+  readonly sourceless: 'refuse' | 'drop';
 }
 
 export interface ExtractOptions {
@@ -85,6 +88,11 @@ export interface ExtractResult {
   readonly warnings: readonly Warning[];
   readonly ms: number;
 }
+
+const STREAM_NO_COMPILER = {
+  ok: false,
+  why: "unpack does not run the venv's python while it extracts",
+} as const;
 
 /** Files up to this size are held whole to be planned; larger ones stream to disk. */
 const WHOLE_MAX = 64 << 20;
@@ -324,14 +332,11 @@ class Extractor implements TarVisitor, EditSink {
           this.planner = new Planner(
             this.relocation.layout,
             this.relocation.mappings,
-            (rel) => {
-              try {
-                return fs.lstatSync(fsPath(`${into}/${rel}`)).isFile();
-              } catch {
-                return false;
-              }
-            },
+            (rel) => isRegularFile(into, rel),
             this,
+            // The venv's python is not run while extracting: a pyc that cannot be rewritten is
+            // removed (Python compiles it again on import), or refused when sourceless.
+            { compiler: () => STREAM_NO_COMPILER, sourceless: this.relocation.sourceless },
           );
           // The RECORDs come last: which pycs they list with a hash is in the manifest.
           this.planner.wantHashes(this.manifest.hashedPycs.map(utf8ToBytes));

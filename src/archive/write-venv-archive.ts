@@ -9,7 +9,7 @@
  * the RECORDs (their hashes follow every rewritten file); the symlinks; the trailer.
  */
 import { performance } from 'node:perf_hooks';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { errnoOf, unreadableError, VenvToolsError } from '../core/errors.js';
 import { fs } from '../core/fs.js';
 import {
   bytesToUtf8,
@@ -35,6 +35,7 @@ import {
 } from './manifest.js';
 import type { TarHeader } from './tar-header.js';
 import { TarWriter, type ByteOutput } from './tar-writer.js';
+import { isRegularFile } from '../core/real-path.js';
 
 export interface WriteArchiveInput {
   /** The venv (absolute, byte string). */
@@ -49,6 +50,8 @@ export interface WriteArchiveInput {
   readonly relocation?: {
     readonly mappings: readonly Mapping[];
     readonly needles: readonly Buffer[];
+    /** A sourceless pyc that cannot be rewritten and names the old path: refused, or dropped. */
+    readonly sourceless: 'refuse' | 'drop';
   };
   /** (done, total) in files, for a progress bar. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -73,14 +76,7 @@ export interface WriteArchiveResult {
 const WHOLE_MAX = 64 << 20;
 const CHUNK = 1 << 20;
 
-function unreadable(root: ByteString, rel: ByteString, err: unknown): VenvToolsError {
-  const shown = bytesToUtf8(`${root}/${rel}`);
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions (e.g. chmod u+r) or remove it, then pack again`,
-    shown,
-  );
-}
+const REMOVE_OR_FIX = 'fix its permissions (e.g. chmod u+r) or remove it, then pack again';
 
 function changed(root: ByteString, rel: ByteString): VenvToolsError {
   const shown = bytesToUtf8(`${root}/${rel}`);
@@ -178,14 +174,14 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
   const planner = new Planner(
     layout,
     mappings,
-    (rel) => {
-      try {
-        return fs.lstatSync(fsPath(`${root}/${rel}`)).isFile();
-      } catch {
-        return false;
-      }
-    },
+    (rel) => isRegularFile(root, rel),
     sink,
+    // pack never runs the venv's python: a pyc that cannot be rewritten is left out (Python
+    // compiles it again on import), or refused when sourceless.
+    {
+      compiler: () => ({ ok: false, why: "pack does not run the venv's python" }),
+      sourceless: reloc?.sourceless ?? 'refuse',
+    },
   );
 
   // The RECORDs are read first, for the pycs they list with a hash (a pyc rewritten here or by
@@ -209,7 +205,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       );
     } catch (err) {
       if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ELOOP') throw changed(root, rel);
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
   };
   for (const rel of lists.records) {
@@ -219,7 +215,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       if (st.size <= WHOLE_MAX) planner.noteRecord(rel, readWhole(fd, st.size, rel));
     } catch (err) {
       if (err instanceof VenvToolsError) throw err;
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     } finally {
       fs.closeSync(fd);
     }
@@ -278,7 +274,9 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
     try {
       st = fs.lstatSync(fsPath(`${root}/${rel}`), { bigint: true });
     } catch (err) {
-      throw errnoOf(err) === 'ENOENT' ? changed(root, rel) : unreadable(root, rel, err);
+      throw errnoOf(err) === 'ENOENT'
+        ? changed(root, rel)
+        : unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
     writer.add(header(rel, { mode: Number(st.mode), mtimeNs: st.mtimeNs }, 'dir', 0));
     members++;
@@ -340,7 +338,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
       bytes += data.length;
     } catch (err) {
       if (err instanceof VenvToolsError) throw err;
-      throw unreadable(root, rel, err);
+      throw unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     } finally {
       fs.closeSync(fd);
       progress();
@@ -408,7 +406,7 @@ export async function writeVenvArchive(input: WriteArchiveInput): Promise<WriteA
     } catch (err) {
       throw errnoOf(err) === 'ENOENT' || errnoOf(err) === 'EINVAL'
         ? changed(root, rel)
-        : unreadable(root, rel, err);
+        : unreadableError(bytesToUtf8(`${root}/${rel}`), err, REMOVE_OR_FIX);
     }
     if (reloc !== undefined) {
       out = undefined;

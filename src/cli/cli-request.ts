@@ -22,6 +22,8 @@ export type CliRequest =
       readonly verbose: boolean;
       /** Exit 1 when the venv cannot work here (its interpreter is missing); it is still relocated. */
       readonly strict: boolean;
+      /** Remove a sourceless pyc that cannot be rewritten rather than refuse the run. */
+      readonly dropUnreadablePycs: boolean;
       /** One JSON document on stdout instead of virtualenv-tools' lines (an addition of ours). */
       readonly json: boolean;
     })
@@ -38,6 +40,7 @@ export type CliRequest =
       readonly json: boolean;
       readonly verbose: boolean;
       readonly strict: boolean;
+      readonly dropUnreadablePycs: boolean;
     })
   | (OutputOptions & {
       readonly mode: 'reinit';
@@ -54,6 +57,7 @@ export type CliRequest =
       readonly output: string;
       readonly to: string | undefined;
       readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
+      readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
     })
   | (OutputOptions & {
@@ -63,6 +67,7 @@ export type CliRequest =
       readonly force: boolean;
       readonly reinitialize: boolean;
       readonly python: string | undefined;
+      readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
     })
   | (OutputOptions & {

@@ -81,6 +81,9 @@ const OPTION_DEFS: Readonly<Record<string, Options>> = {
     default: [],
     describe: 'Also map OLD=NEW (repeatable), e.g. an editable source tree',
   },
+  'drop-unreadable-pycs': flag(
+    'Remove a pyc that cannot be rewritten, has no source beside it and names the old location (otherwise refused); one with its source is always compiled again or removed',
+  ),
   'dry-run': flag('Print the plan and change nothing'),
   diff: flag('Also print a unified diff of the text changes'),
   force: flag('Allow a different minor version'),
@@ -435,6 +438,7 @@ export function parseCliWithYargs(argv: readonly string[], opts: ParseOptions = 
       python: last(args.python),
       verbose: args.verbose === true,
       strict: args.strict === true,
+      dropUnreadablePycs: args.dropUnreadablePycs === true,
       json: args.json === true,
       ...outputOptions(args),
     } as const;
@@ -467,6 +471,7 @@ export function parseCliWithYargs(argv: readonly string[], opts: ParseOptions = 
         json: args.json === true,
         verbose: args.verbose === true,
         strict: args.strict === true,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         ...out,
       };
     case 'reinit':
@@ -487,6 +492,7 @@ export function parseCliWithYargs(argv: readonly string[], opts: ParseOptions = 
         output: String(last(args.output)),
         to: last(args.to),
         format: last(args.format) as 'tar' | 'tar.gz' | 'tar.zst' | undefined,
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         json: args.json === true,
         ...out,
       };
@@ -498,6 +504,7 @@ export function parseCliWithYargs(argv: readonly string[], opts: ParseOptions = 
         force: args.force === true,
         reinitialize: args.reinitialize === true,
         python: last(args.python),
+        dropUnreadablePycs: args.dropUnreadablePycs === true,
         json: args.json === true,
         ...out,
       };

@@ -19,6 +19,7 @@ const BOOLEAN_OPTIONS = new Set([
   'json',
   'quiet',
   'no-progress',
+  'drop-unreadable-pycs',
 ]);
 
 /**
@@ -82,6 +83,7 @@ export function parseCompatArgv(argv: readonly string[]): CompatRequest | undefi
     python: strings.get('python'),
     verbose: booleans.has('verbose'),
     strict: booleans.has('strict'),
+    dropUnreadablePycs: booleans.has('drop-unreadable-pycs'),
     json: booleans.has('json'),
     quiet: booleans.has('quiet'),
     progress: !booleans.has('no-progress'),

@@ -50,6 +50,11 @@ export interface PackOptions {
   readonly zstd?: ZstdChoice;
   /** PATH, to find `zstd` on. */
   readonly envPath?: string;
+  /**
+   * With `to`: remove a pyc that cannot be rewritten, has no source and names the old location,
+   * instead of refusing (as relocate's `--drop-unreadable-pycs`).
+   */
+  readonly dropUnreadablePycs?: boolean;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -113,7 +118,8 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
   const prefix: ByteString = found.state === 'found' ? found.old : root;
 
   const warnings: Array<Warning> = [];
-  let relocation: { mappings: Mapping[]; needles: Buffer[] } | undefined;
+  let relocation:
+    { mappings: Mapping[]; needles: Buffer[]; sourceless: 'refuse' | 'drop' } | undefined;
   let archived = prefix;
   if (opts.to !== undefined) {
     const given = checkLocations({ path: shownPath, to: opts.to, toFlag: '--to', maps: [] });
@@ -125,7 +131,11 @@ export async function pack(opts: PackOptions): Promise<PackReport> {
       // here (pack on the build host: the usual case), checked against FINAL's side otherwise.
       const run = runMappings(root, prefix, given.to, []);
       warnings.push(...run.warnings);
-      relocation = { mappings: run.mappings, needles: run.needles };
+      relocation = {
+        mappings: run.mappings,
+        needles: run.needles,
+        sourceless: opts.dropUnreadablePycs === true ? 'drop' : 'refuse',
+      };
     }
   }
 

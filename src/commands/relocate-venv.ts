@@ -57,6 +57,12 @@ export interface RelocateOptions {
   readonly maps?: ReadonlyArray<{ readonly from: string; readonly to: string }>;
   readonly dryRun?: boolean;
   /**
+   * Remove a sourceless pyc that cannot be rewritten (a magic no known Python writes, a corrupt
+   * body) and names the old location, instead of refusing the run (`--drop-unreadable-pycs`).
+   * One with its source beside it is always compiled again, or removed.
+   */
+  readonly dropUnreadablePycs?: boolean;
+  /**
    * Threads to read and plan on, 1 or 2. By default two on a machine with 2 CPUs or more, for a
    * venv of THREAD_MIN_FILES files or more.
    */
@@ -110,16 +116,25 @@ export function* relocateSteps(opts: RelocateOptions): Steps<RelocationResult> {
 export function relocateOpened(
   venv: OpenedVenv,
   given: CheckedLocations,
-  opts: Pick<RelocateOptions, 'from' | 'forceFrom' | 'dryRun' | 'threads' | 'onProgress'>,
+  opts: OpenedOptions,
   t0 = performance.now(),
 ): RelocationResult {
   return finish(relocateOpenedSteps(venv, given, opts, t0));
 }
 
+/** What relocateOpened and relocateSteps pass on to a run. */
+type OpenedOptions = Pick<
+  RelocateOptions,
+  'from' | 'forceFrom' | 'dryRun' | 'dropUnreadablePycs' | 'threads' | 'onProgress'
+> & {
+  /** Scan's dry run: list a pyc a relocation would refuse, rather than fail on it. */
+  readonly listRefusedPycs?: boolean;
+};
+
 function* relocateOpenedSteps(
   venv: OpenedVenv,
   given: CheckedLocations,
-  opts: Pick<RelocateOptions, 'from' | 'forceFrom' | 'dryRun' | 'threads' | 'onProgress'>,
+  opts: OpenedOptions,
   t0: number,
 ): Steps<RelocationResult> {
   const timings = emptyTimings();
@@ -152,6 +167,8 @@ function* relocateOpenedSteps(
     warningsBefore: [...given.warnings, ...note],
     warningsAfter,
     dryRun: opts.dryRun === true,
+    sourceless:
+      opts.dropUnreadablePycs === true ? 'drop' : opts.listRefusedPycs === true ? 'list' : 'refuse',
     threads: opts.threads,
     onProgress: opts.onProgress,
     t0,

@@ -81,6 +81,7 @@ function plannedFiles(
   const { report, plan } = relocateOpened(venv, given, {
     from: old,
     dryRun: true,
+    listRefusedPycs: true,
     ...(onProgress === undefined ? {} : { onProgress }),
   });
   const mapped: Mapping[] = report.mappings.map((m) => ({
@@ -161,6 +162,14 @@ function scanOpened(venv: OpenedVenv, opts: ScanOptions, t0: number): ScanReport
   const counts: Partial<Record<FileKind, number>> = {};
   for (const f of files) counts[f.kind] = (counts[f.kind] ?? 0) + 1;
   if (report !== undefined) warnings.push(...report.warnings);
+  for (const d of report?.droppedPycs ?? []) {
+    if (d.outcome !== 'refused') continue;
+    warnings.push({
+      code: 'WOULD_FAIL',
+      message: `a relocation would refuse ${d.path}: ${d.reason}, and it has no source beside it; --drop-unreadable-pycs removes it`,
+      path: d.path,
+    });
+  }
   const moved = state === 'moved' || state === 'half-relocated';
   const otherLocations = others.map((l) => l.location);
   // No fix when every other location is one relocate refuses: the warning says why.
@@ -183,6 +192,7 @@ function scanOpened(venv: OpenedVenv, opts: ScanOptions, t0: number): ScanReport
     counts,
     rewriteBytes,
     binaries: report?.binaries ?? [],
+    droppedPycs: report?.droppedPycs ?? [],
     mappings: moved && report !== undefined ? report.mappings : [],
     warnings,
     fixes,

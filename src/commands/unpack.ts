@@ -51,6 +51,11 @@ export interface UnpackOptions {
   readonly zstd?: ZstdChoice;
   readonly envPath?: string;
   readonly limits?: ArchiveLimits;
+  /**
+   * Remove a pyc that cannot be rewritten, has no source and names the old location, instead of
+   * refusing (as relocate's `--drop-unreadable-pycs`).
+   */
+  readonly dropUnreadablePycs?: boolean;
   readonly onProgress?: (phase: string, done: number, total: number) => void;
 }
 
@@ -194,7 +199,12 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
       if (prefix === destAbs) return undefined;
       // relocate's mappings for the venv at DEST: its counterparts are asked of this machine.
       const run = runMappings(tmp, prefix, destAbs, []);
-      return { layout: m.layout, mappings: run.mappings, needles: run.needles };
+      return {
+        layout: m.layout,
+        mappings: run.mappings,
+        needles: run.needles,
+        sourceless: opts.dropUnreadablePycs === true ? 'drop' : 'refuse',
+      };
     };
     const extracted = await extractArchive({
       input,
@@ -261,6 +271,7 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
           path: bytesToUtf8(here),
           to: bytesToUtf8(final),
           maps,
+          dropUnreadablePycs: opts.dropUnreadablePycs === true,
           ...(opts.onProgress === undefined ? {} : { onProgress: opts.onProgress }),
         });
         warnings.push(...report.warnings.filter((w) => w.code !== 'ASSUMED_MOVED_ALONG'));

@@ -96,7 +96,7 @@ export function verifyVenv(opts: VerifyOptions): VerifyReport {
     checkActivate(root, layout.binDir, venv.evidence, (loc) => isHere(loc, root)),
   );
   const pth = timed('pth', () => checkPth(root, layout.sitePackages, foreign));
-  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs));
+  const pycs = timed('pycs', () => checkPycs(root, layout, search.pycs, python.magic));
   const record = timed('record', () => checkRecord(root, layout.sitePackages, opts.onProgress));
   const first = pins?.result ?? (foreignPaths as NonNullable<typeof foreignPaths>).result;
   const checks = [first, interpreters, python.result, activate, pth, pycs, record];

@@ -62,3 +62,19 @@ export function errnoOf(err: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * UNREADABLE: a file that could not be read, named as the user knows it, with its errno and
+ * the next step.
+ */
+export function unreadableError(
+  shown: string,
+  err: unknown,
+  next = 'fix its permissions and run again',
+): VenvToolsError {
+  return new VenvToolsError(
+    'UNREADABLE',
+    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; ${next}`,
+    shown,
+  );
+}

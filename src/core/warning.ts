@@ -6,6 +6,8 @@
 export interface Warning {
   readonly code:
     | 'PYC_REMOVED'
+    /** A pyc compiled again by the venv's interpreter, instead of rewritten. */
+    | 'PYC_REGENERATED'
     | 'BINARY_NOT_EDITED'
     | 'OUTSIDE_REFERENCE'
     | 'ASSUMED_MOVED_ALONG'

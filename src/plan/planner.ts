@@ -8,6 +8,7 @@ import {
   findPathMatches,
   fromBytes,
   holdsAnyPath,
+  isNameByte,
   isWholePathAt,
   replacePaths,
   toBytes,
@@ -19,7 +20,7 @@ import type { Layout } from '../scan/detect-layout.js';
 import { activateFlavor, rewriteActivate } from '../kinds/rewrite-activate.js';
 import { rewriteJson } from '../kinds/rewrite-json.js';
 import { rewritePth } from '../kinds/rewrite-pth.js';
-import { PYC_HEADER_MAX } from '../kinds/pyc/pyc-header.js';
+import { PYC_HEADER_MAX, pycInvalidation } from '../kinds/pyc/pyc-header.js';
 import { rewritePyc } from '../kinds/pyc/rewrite-pyc.js';
 import { rewritePythonSource } from '../kinds/rewrite-python-source.js';
 import { rewritePyvenvCfg } from '../kinds/rewrite-pyvenv-cfg.js';
@@ -30,7 +31,7 @@ import {
   type RecordUpdate,
 } from '../kinds/rewrite-record.js';
 import { rewriteShebang } from '../kinds/rewrite-shebang.js';
-import { sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
+import { pycCacheTag, sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
 
 /** One change the apply step will make; paths are relative to the venv root. */
 export type Edit =
@@ -53,7 +54,59 @@ export type Edit =
       readonly rel: ByteString;
       readonly kind: 'pyc-removed';
       readonly reason: string;
+      /** Set when the venv's interpreter compiles it again after the commit. */
+      readonly regenerate?: Regeneration;
     };
+
+/** How to compile a dropped pyc again (`py_compile.compile`); paths are byte strings. */
+export interface Regeneration {
+  /** The source .py, relative to the venv root. */
+  readonly source: ByteString;
+  /** The source's path at the venv's new place: the `co_filename` to compile in (`dfile`). */
+  readonly dfile: ByteString;
+  /** The header's flags word (PEP 552): 0 timestamp, 1 unchecked hash, 3 checked hash. */
+  readonly invalidation: 0 | 1 | 3;
+  /** `-O` level of the name's `.opt-N` (0 without). */
+  readonly optimize: number;
+  /** The cache tag the name carries (`cpython-311`), or '' for a legacy pyc beside its source. */
+  readonly tag: string;
+}
+
+/**
+ * A pyc the run cannot keep as it is (a magic it does not know, a corrupt body, the old path in
+ * bytes data of a source it rewrites), and what becomes of it: `regenerated` (removed, then
+ * compiled again from its source by the venv's interpreter once the journal is applied),
+ * `removed` (Python compiles it again on import, or, sourceless, --drop-unreadable-pycs), or
+ * `refused` (sourceless and naming the old path: scan lists it; a relocation fails on it).
+ */
+export interface DroppedPyc {
+  readonly rel: ByteString;
+  /** Its source beside it, or undefined when there is none. */
+  readonly source: ByteString | undefined;
+  readonly outcome: 'regenerated' | 'removed' | 'refused';
+  readonly reason: string;
+  readonly job?: Regeneration;
+}
+
+/** Whether the venv's interpreter runs here, and the cache tag of the pycs it writes. */
+export type PycCompiler =
+  { readonly ok: true; readonly tag: string } | { readonly ok: false; readonly why: string };
+
+/** What the planner does with a pyc it cannot rewrite. */
+export interface PycPolicy {
+  /** Asked at most once, when the first pyc must go: can the venv's interpreter compile it? */
+  readonly compiler: () => PycCompiler;
+  /**
+   * A sourceless pyc that cannot be rewritten and names a mapped path: `refuse` fails the run,
+   * `drop` removes it (--drop-unreadable-pycs), `list` lists it as refused (scan).
+   */
+  readonly sourceless: 'refuse' | 'drop' | 'list';
+}
+
+const NO_COMPILER: PycPolicy = {
+  compiler: () => ({ ok: false, why: 'no interpreter was asked' }),
+  sourceless: 'refuse',
+};
 
 /** A binary file that holds a mapped path; never edited. */
 export interface BinaryHit {
@@ -79,7 +132,8 @@ export type FileStat = Pick<Stats, 'mode' | 'nlink' | 'uid' | 'gid' | 'atimeMs' 
 export interface EditSink {
   write(rel: ByteString, kind: FileKind, bytes: Buffer, before: Buffer, stat: FileStat): void;
   symlink(rel: ByteString, target: ByteString, before: ByteString): void;
-  remove(rel: ByteString, reason: string): void;
+  /** Remove a pyc; with `regenerate`, compile it again once every edit is applied. */
+  remove(rel: ByteString, reason: string, regenerate?: Regeneration): void;
 }
 
 function rewriteBySyntax(
@@ -125,6 +179,20 @@ function rewriteBySyntax(
 export function rewriteText(bytes: Buffer, mappings: readonly Mapping[]): Buffer | undefined {
   const out = replacePaths(fromBytes(bytes), mappings);
   return out === undefined ? undefined : toBytes(out);
+}
+
+/**
+ * The refusal of a sourceless pyc that names the old location and cannot be rewritten. It says
+ * where the source was looked for, since a pyc beside its source is never refused.
+ */
+function sourcelessPyc(rel: ByteString, source: ByteString, why: string): VenvToolsError {
+  const shown = bytesToUtf8(rel);
+  const looked = source === rel ? '' : ` (there is no ${bytesToUtf8(source)})`;
+  return new VenvToolsError(
+    'BAD_PYC',
+    `cannot rewrite ${shown}: ${why}, and it has no source beside it to compile it again from${looked}; it names the old location. Nothing was changed. Run again with --drop-unreadable-pycs to remove it and every other such pyc, or replace it.`,
+    shown,
+  );
 }
 
 function failRewrite(rel: ByteString, err: RewriteError): VenvToolsError {
@@ -188,6 +256,22 @@ function recordTarget(
 
 const isPyc = (rel: ByteString) => rel.endsWith('.pyc') || rel.endsWith('.pyo');
 
+/**
+ * Whether a pyc's bytes hold a mapped path, raw. Only the byte after a match is looked at: the
+ * one before a str's data is its marshal length, which may be any byte.
+ */
+function pycHoldsPath(bytes: Buffer, mappings: readonly Mapping[]): boolean {
+  for (const m of mappings) {
+    if (m.from === '') continue;
+    const needle = Buffer.from(m.from, 'latin1');
+    for (let i = bytes.indexOf(needle); i !== -1; i = bytes.indexOf(needle, i + 1)) {
+      const end = i + needle.length;
+      if (end >= bytes.length || !isNameByte(bytes[end]!)) return true;
+    }
+  }
+  return false;
+}
+
 const KEPT_IN_BYTES = 'its source was rewritten, and it holds the old path in bytes data too';
 
 /**
@@ -208,6 +292,9 @@ export class Planner {
    * anything is written (see unaccounted()).
    */
   private readonly missed: ByteString[] = [];
+  /** Pycs that could not be kept as they were (see DroppedPyc). */
+  private readonly dropped: DroppedPyc[] = [];
+  private compiler: PycCompiler | undefined;
   /** New contents of the .py files this run rewrites, for their pycs' headers. */
   private readonly newSources = new Map<ByteString, Buffer>();
   /** Pycs some RECORD lists with a hash; their new hash and size (and every other file's). */
@@ -229,6 +316,7 @@ export class Planner {
     /** Whether a regular file is at this rel path (a pyc's source, when the pyc is unusable). */
     private readonly isFile: (rel: ByteString) => boolean,
     private readonly sink: EditSink,
+    private readonly pycPolicy: PycPolicy = NO_COMPILER,
   ) {
     this.newRoot = (mappings[0] as Mapping).to;
   }
@@ -319,23 +407,15 @@ export class Planner {
       );
     } catch (err) {
       if (!(err instanceof RewriteError)) throw err;
-      if (this.isFile(source)) {
-        this.removePyc(rel, source, err.message);
-        return;
-      }
-      const shown = bytesToUtf8(rel);
-      throw new VenvToolsError(
-        'BAD_PYC',
-        `cannot rewrite ${shown}: ${err.message}, and it has no source .py to rebuild it from. Nothing was changed. Remove or replace this file, then run again.`,
-        shown,
-      );
+      this.drop(rel, bytes, source, err.message);
+      return;
     }
     if (kept.count > 0) {
       // The path stays in bytes data (a bytes constant), which rewritePyc never changes. When
-      // the source changes, those bytes came from it: the pyc goes, and Python compiles it again.
+      // the source changes, those bytes came from it: the pyc is compiled again from it.
       // Otherwise it stays as it is, and the report lists it.
       if (newSource !== undefined) {
-        this.removePyc(rel, source, KEPT_IN_BYTES);
+        this.drop(rel, bytes, source, KEPT_IN_BYTES);
         return;
       }
       this.binaries.push({ rel, matches: kept.count, format: 'pyc bytes' });
@@ -344,14 +424,41 @@ export class Planner {
     this.wrote(rel, 'pyc', out, bytes, stat);
   }
 
-  /** A pyc is only a cache of its source: Python rebuilds it on the next import. */
-  private removePyc(rel: ByteString, source: ByteString, why: string): void {
-    this.sink.remove(rel, why);
-    this.warnings.push({
-      code: 'PYC_REMOVED',
-      message: `removed ${bytesToUtf8(rel)} (${why}); Python recompiles it from ${bytesToUtf8(source)}`,
-      path: bytesToUtf8(rel),
-    });
+  /**
+   * A pyc that cannot be kept as it is. With its source beside it, it is only a cache: the venv's
+   * interpreter compiles it again after the commit when it runs here and writes pycs of this
+   * name's tag; otherwise it is removed, and Python compiles it on the next import. A sourceless
+   * one that names no mapped path is left alone; one that does is refused, unless the policy
+   * says to drop or list it.
+   */
+  private drop(rel: ByteString, bytes: Buffer, source: ByteString, why: string): void {
+    if (source === rel || !this.isFile(source)) {
+      if (!pycHoldsPath(bytes, this.mappings)) return;
+      const { sourceless } = this.pycPolicy;
+      if (sourceless === 'refuse') throw sourcelessPyc(rel, source, why);
+      const outcome = sourceless === 'drop' ? 'removed' : 'refused';
+      if (outcome === 'removed') this.sink.remove(rel, why);
+      this.dropped.push({ rel, source: undefined, outcome, reason: why });
+      return;
+    }
+    this.compiler ??= this.pycPolicy.compiler();
+    const named = pycCacheTag(rel);
+    const c = this.compiler;
+    if (!c.ok || (named !== undefined && named.tag !== c.tag)) {
+      this.sink.remove(rel, why);
+      const not = c.ok ? `the venv's interpreter writes ${c.tag} pycs, not ${named?.tag}` : c.why;
+      this.dropped.push({ rel, source, outcome: 'removed', reason: `${why}; ${not}` });
+      return;
+    }
+    const job: Regeneration = {
+      source,
+      dfile: `${this.newRoot}/${source}`,
+      invalidation: pycInvalidation(bytes),
+      optimize: named?.optimize ?? 0,
+      tag: named?.tag ?? '',
+    };
+    this.sink.remove(rel, why, job);
+    this.dropped.push({ rel, source, outcome: 'regenerated', reason: why, job });
   }
 
   /**
@@ -379,7 +486,7 @@ export class Planner {
     if (kept.count > 0) {
       const listed = this.binaries.findIndex((b) => b.rel === rel);
       if (listed !== -1) this.binaries.splice(listed, 1);
-      this.removePyc(rel, source, KEPT_IN_BYTES);
+      this.drop(rel, bytes, source, KEPT_IN_BYTES);
       return 'remove';
     }
     if (out === undefined || out.compare(bytes, 0, PYC_HEADER_MAX, 0, PYC_HEADER_MAX) === 0) {
@@ -438,7 +545,7 @@ export class Planner {
   }
 
   /** The binaries that hold a mapped path (never edited), and the warnings, once all is read. */
-  finish(): { binaries: BinaryHit[]; warnings: Warning[] } {
+  finish(): { binaries: BinaryHit[]; warnings: Warning[]; dropped: DroppedPyc[] } {
     const binaries = [...this.binaries].sort((a, b) =>
       a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0,
     );
@@ -453,7 +560,8 @@ export class Planner {
         path: bytesToUtf8(b.rel),
       });
     }
-    return { binaries, warnings };
+    const dropped = [...this.dropped].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+    return { binaries, warnings, dropped };
   }
 
   /** The new .py contents this planner made (another thread's pycs may follow them). */
@@ -482,12 +590,14 @@ export class Planner {
     warnings: Warning[];
     updates: Array<[ByteString, RecordUpdate]>;
     missed: ByteString[];
+    dropped: DroppedPyc[];
   } {
     return {
       binaries: this.binaries,
       warnings: this.warnings,
       updates: [...this.updates],
       missed: this.missed,
+      dropped: this.dropped,
     };
   }
 
@@ -496,6 +606,7 @@ export class Planner {
     this.binaries.push(...f.binaries);
     this.warnings.push(...f.warnings);
     this.missed.push(...f.missed);
+    this.dropped.push(...f.dropped);
     for (const [rel, u] of f.updates) this.updates.set(rel, u);
   }
 
@@ -521,8 +632,14 @@ export function collectEdits(): EditSink & { edits(): Edit[] } {
     symlink(rel, target, before) {
       edits.push({ op: 'symlink', rel, kind: 'symlink', target, before });
     },
-    remove(rel, reason) {
-      edits.push({ op: 'remove', rel, kind: 'pyc-removed', reason });
+    remove(rel, reason, regenerate) {
+      edits.push({
+        op: 'remove',
+        rel,
+        kind: 'pyc-removed',
+        reason,
+        ...(regenerate === undefined ? {} : { regenerate }),
+      });
     },
     edits: () => edits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0)),
   };

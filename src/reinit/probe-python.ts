@@ -23,6 +23,8 @@ export interface PythonInfo {
   readonly baseExecPrefix: ByteString;
   /** `sys._base_executable` (3.7+; `sys.executable` before). */
   readonly baseExecutable: ByteString;
+  /** The first four bytes of the pycs it writes (`importlib.util.MAGIC_NUMBER`), as an integer. */
+  readonly magic?: number;
 }
 
 const MARK = 'venv-tools-probe=1';
@@ -47,6 +49,11 @@ if impl is None:
     impl = platform.python_implementation().lower()
 base_prefix = getattr(sys, 'base_prefix', getattr(sys, 'real_prefix', sys.prefix))
 base_exec_prefix = getattr(sys, 'base_exec_prefix', base_prefix)
+try:
+    from importlib.util import MAGIC_NUMBER as magic
+except ImportError:
+    import imp
+    magic = imp.get_magic()
 lines = [
     '${MARK}',
     'version=%d.%d.%d' % tuple(i[:3]),
@@ -59,6 +66,7 @@ lines = [
     'base_prefix=' + h(base_prefix),
     'base_exec_prefix=' + h(base_exec_prefix),
     'base_executable=' + h(getattr(sys, '_base_executable', None) or exe),
+    'magic=' + binascii.hexlify(magic).decode('ascii'),
 ]
 sys.stdout.write('\\n'.join(lines) + '\\n')
 `;
@@ -92,6 +100,7 @@ export function parseProbeOutput(stdout: Buffer): PythonInfo | undefined {
   const basePrefix = path('base_prefix');
   const baseExecPrefix = path('base_exec_prefix');
   const baseExecutable = path('base_executable');
+  const magic = path('magic');
   const m = version === undefined ? null : /^(\d+)\.(\d+)\.\d+$/.exec(version);
   if (
     m === null ||
@@ -120,6 +129,7 @@ export function parseProbeOutput(stdout: Buffer): PythonInfo | undefined {
     basePrefix,
     baseExecPrefix,
     baseExecutable,
+    ...(magic?.length === 4 ? { magic: Buffer.from(magic, 'latin1').readUInt32LE(0) } : {}),
   };
 }
 

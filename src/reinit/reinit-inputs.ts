@@ -2,7 +2,7 @@
 import { realPath } from '../core/real-path.js';
 import { fs } from '../core/fs.js';
 import { type VenvVersion } from './check-version-match.js';
-import { VenvToolsError, errnoOf } from '../core/errors.js';
+import { errnoOf, unreadableError } from '../core/errors.js';
 import { type Layout } from '../scan/detect-layout.js';
 import { type ChooseSys } from './choose-python.js';
 import { type ByteString, bytesToUtf8, fromBytes, toBytes } from '../core/path-boundary.js';
@@ -44,7 +44,7 @@ export function readAlias(root: ByteString, binDir: string, name: string): Alias
     st = fs.lstatSync(p);
   } catch (err) {
     if (errnoOf(err) === 'ENOENT') return { name, type: 'missing' };
-    throw unreadable(`${root}/${binDir}/${name}`, err);
+    throw unreadableError(bytesToUtf8(`${root}/${binDir}/${name}`), err);
   }
   try {
     if (st.isSymbolicLink()) {
@@ -64,18 +64,9 @@ export function readAlias(root: ByteString, binDir: string, name: string): Alias
         gid: st.gid,
       };
   } catch (err) {
-    throw unreadable(`${root}/${binDir}/${name}`, err);
+    throw unreadableError(bytesToUtf8(`${root}/${binDir}/${name}`), err);
   }
   return { name, type: 'other' };
-}
-
-export function unreadable(p: ByteString, err: unknown): VenvToolsError {
-  const shown = bytesToUtf8(p);
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions and run again`,
-    shown,
-  );
 }
 
 /** pyvenv.cfg's bytes and the state its journal record keeps. */
@@ -101,7 +92,7 @@ export function readCfgFile(root: ByteString): {
       gid: st.gid,
     };
   } catch (err) {
-    throw unreadable(`${root}/pyvenv.cfg`, err);
+    throw unreadableError(bytesToUtf8(`${root}/pyvenv.cfg`), err);
   }
 }
 
@@ -110,6 +101,6 @@ export function readInterpreterBinary(realExecutable: ByteString): Buffer {
   try {
     return fs.readFileSync(toBytes(realExecutable));
   } catch (err) {
-    throw unreadable(realExecutable, err);
+    throw unreadableError(bytesToUtf8(realExecutable), err);
   }
 }

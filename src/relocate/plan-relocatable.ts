@@ -9,7 +9,7 @@
 import type { Stats } from 'node:fs';
 import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { errnoOf, unreadableError } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { normalizeLocation } from '../core/normalize-location.js';
 import { refusedLocation } from '../core/refused-location.js';
@@ -126,26 +126,17 @@ function readRegular(
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENXIO') return undefined;
-    throw unreadable(root, rel, err);
+    throw unreadableError(bytesToUtf8(`${root}/${rel}`), err);
   }
   try {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) return undefined;
     return { bytes: fs.readFileSync(fd), stat };
   } catch (err) {
-    throw unreadable(root, rel, err);
+    throw unreadableError(bytesToUtf8(`${root}/${rel}`), err);
   } finally {
     fs.closeSync(fd);
   }
-}
-
-function unreadable(root: ByteString, rel: ByteString, err: unknown): VenvToolsError {
-  const shown = bytesToUtf8(`${root}/${rel}`);
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions and run again`,
-    shown,
-  );
 }
 
 function listNames(root: ByteString, dirRel: ByteString): ByteString[] {

@@ -1,19 +1,9 @@
 /** The steps both planning threads take, each on its own files (plan-tree.ts, plan-worker.ts). */
 import { trace } from '../core/trace.js';
-import { fs } from '../core/fs.js';
 import { Planner } from '../plan/planner.js';
 import { PathList } from '../scan/path-list.js';
 import { FileSearcher } from '../scan/search-files.js';
-import { type ByteString, toBytes } from '../core/path-boundary.js';
-
-/** True when a regular file is at `rel` (asked only of a pyc's source when the pyc is unusable). */
-export function isRegularFile(root: ByteString, rel: ByteString): boolean {
-  try {
-    return fs.lstatSync(toBytes(`${root}/${rel}`)).isFile();
-  } catch {
-    return false;
-  }
-}
+import { type ByteString } from '../core/path-boundary.js';
 
 /**
  * Claim files from a shared counter one at a time and hand each to `step`; returns how many this

@@ -9,14 +9,22 @@ import { trace } from '../core/trace.js';
 import { holdUntil, threadMinFiles } from './forced-interleaving.js';
 import type { ApplyHelper } from '../apply/apply-committed.js';
 import { PathList, PathListBuilder } from '../scan/path-list.js';
-import { Planner, type BinaryHit, type EditSink } from '../plan/planner.js';
+import {
+  Planner,
+  type BinaryHit,
+  type DroppedPyc,
+  type EditSink,
+  type PycPolicy,
+} from '../plan/planner.js';
+import { probeVenvPython } from '../apply/regenerate-pycs.js';
 import { type Warning } from '../core/warning.js';
 import { type SpareWorker } from './spawn-worker.js';
-import { PhaseClock, claimEach, isRegularFile, noteRecords } from './plan-steps.js';
+import { PhaseClock, claimEach, noteRecords } from './plan-steps.js';
 import { FORCED } from './forced-interleaving.js';
 import { CTRL, DROPPED, type WorkerInit } from './worker-protocol.js';
 import { type WorkerHandle, beginWork } from './spawn-worker.js';
 import { CTRL_SLOTS } from './worker-protocol.js';
+import { isRegularFile } from '../core/real-path.js';
 
 /** Below this many files a second thread costs more to start than it saves. */
 export const THREAD_MIN_FILES = threadMinFiles(process.env, 4000);
@@ -42,6 +50,8 @@ export interface PlanTreeInput {
   readonly frames?: (bytes: Buffer, crcs: number[], changes: Uint8Array) => void;
   /** Threads to plan on: 1, 2, or 'auto' (2 for a venv of THREAD_MIN_FILES files or more). */
   readonly threads: number | 'auto';
+  /** A sourceless pyc that cannot be rewritten and names the old path (PycPolicy). */
+  readonly sourceless: PycPolicy['sourceless'];
   /**
    * A worker spawned ahead (spawnPlanWorker), booting while the caller checked the venv and
    * this walks it. Without it (or without `frames`), everything is planned on this thread.
@@ -51,6 +61,8 @@ export interface PlanTreeInput {
 
 export interface PlanTreeResult {
   readonly binaries: BinaryHit[];
+  /** Pycs the run removes, or removes and compiles again (every thread's). */
+  readonly dropped: DroppedPyc[];
   readonly warnings: Warning[];
   readonly largeBinaries: LargeBinary[];
   readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
@@ -169,6 +181,7 @@ function startWorker(
     mappings: input.mappings.map((m) => ({ from: m.from, to: m.to })),
     along: input.along,
     needles: input.needles.map(fromBytes),
+    sourceless: input.sourceless,
     records: lists.records,
     others: { bytes: others.bytes, ends: others.ends, length: others.length },
     pycs: { bytes: pycs.bytes, ends: pycs.ends, length: pycs.length },
@@ -232,6 +245,7 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
     input.mappings,
     (rel) => isRegularFile(root, rel),
     input.sink,
+    { compiler: () => probeVenvPython(root), sourceless: input.sourceless },
   );
   const searcher = new FileSearcher(root, input.needles);
   const clock = new PhaseClock();
@@ -403,10 +417,11 @@ export function planTree(input: PlanTreeInput): PlanTreeResult {
   trace('records planned');
   const missed = planner.unaccounted();
   if (missed.length > 0) throw missedFiles(missed);
-  const { binaries, warnings } = planner.finish();
+  const { binaries, warnings, dropped } = planner.finish();
   largeBinaries.push(...searcher.largeBinaries);
   return {
     binaries,
+    dropped,
     warnings,
     largeBinaries,
     stats: {

@@ -17,11 +17,12 @@ import { EditLog, type EditSummary } from '../plan/edit-log.js';
 import { holdUntil } from './forced-interleaving.js';
 import { writeRecord } from '../apply/journal-sink.js';
 import { applyCommitted } from '../apply/apply-committed.js';
+import { probeVenvPython } from '../apply/regenerate-pycs.js';
 import { movedAlong } from '../plan/moved-root.js';
-import { pathExists } from '../core/real-path.js';
+import { isRegularFile, pathExists } from '../core/real-path.js';
 import { PathList } from '../scan/path-list.js';
 import { FORCED } from './forced-interleaving.js';
-import { claimEach, isRegularFile, noteRecords, PhaseClock } from './plan-steps.js';
+import { claimEach, noteRecords, PhaseClock } from './plan-steps.js';
 import {
   ABORT,
   CTRL,
@@ -113,14 +114,22 @@ function run(): void {
     write: (rel, kind, bytes, before, st) =>
       add(writeRecord(rel, kind, bytes, before, st), kind, 'write'),
     symlink: (rel, target) => add({ op: 'symlink', rel, target }, 'symlink', 'symlink'),
-    remove: (rel) => add({ op: 'remove', rel }, 'pyc-removed', 'remove'),
+    remove: (rel, _reason, job) =>
+      add(
+        job === undefined ? { op: 'remove', rel } : { op: 'regenerate', rel, job },
+        'pyc-removed',
+        'remove',
+      ),
   };
   const flush = () => {
     if (!changes.empty) hand(batch.take());
   };
   // Whether a pyc's source exists is asked only of a pyc that cannot be rewritten: rare enough
   // to ask the disk rather than hold every file's name on this thread too.
-  const planner = new Planner(init.layout, mappings, (rel) => isRegularFile(init.root, rel), sink);
+  const planner = new Planner(init.layout, mappings, (rel) => isRegularFile(init.root, rel), sink, {
+    compiler: () => probeVenvPython(init.root),
+    sourceless: init.sourceless,
+  });
   const searcher = new FileSearcher(init.root, init.needles.map(toBytes));
   const clock = new PhaseClock();
 

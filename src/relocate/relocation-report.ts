@@ -15,6 +15,15 @@ export interface Change {
   readonly op: Edit['op'];
 }
 
+/** A pyc a relocation could not rewrite: regenerated, removed, or (scan) refused, and why. */
+export interface DroppedPycReport {
+  readonly path: string;
+  /** Its source beside it; undefined for a sourceless pyc. */
+  readonly source: string | undefined;
+  readonly outcome: 'regenerated' | 'removed' | 'refused';
+  readonly reason: string;
+}
+
 export interface MappingReport {
   readonly from: string;
   readonly to: string;
@@ -50,6 +59,8 @@ export interface RelocationReport {
   readonly changes: readonly Change[];
   readonly counts: Partial<Record<FileKind, number>>;
   readonly binaries: ReadonlyArray<{ path: string; matches: number; format: string }>;
+  /** Pycs it could not rewrite, and what became of them (plan/planner.ts, DroppedPyc). */
+  readonly droppedPycs: readonly DroppedPycReport[];
   readonly warnings: ReadonlyArray<Warning>;
   readonly stats: { files: number; bytes: number; symlinks: number; dirs: number };
   readonly timings: Timings;
@@ -101,6 +112,7 @@ export function baseReport(
     changes: [],
     counts: {},
     binaries: [],
+    droppedPycs: [],
     warnings: [],
     stats: { files: 0, bytes: 0, symlinks: 0, dirs: 0 },
     timings,

@@ -13,7 +13,14 @@ import { trace } from '../core/trace.js';
 import { COMMIT_POINT, finish, type Steps } from '../core/commit-point.js';
 import type { Warning } from '../core/warning.js';
 import { KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
-import { collectEdits, type Edit, type Plan } from '../plan/planner.js';
+import {
+  collectEdits,
+  type DroppedPyc,
+  type Edit,
+  type Plan,
+  type PycPolicy,
+} from '../plan/planner.js';
+import { VENV_PYTHON } from '../apply/regenerate-pycs.js';
 import type { Layout } from '../scan/detect-layout.js';
 import type { Evidence } from '../scan/evidence.js';
 import { planTree, type PlanTreeResult } from './plan-tree.js';
@@ -47,6 +54,11 @@ export interface RunRequest {
   /** And about the venv where it will stand (INTERPRETER_MISSING): last. */
   readonly warningsAfter: readonly Warning[];
   readonly dryRun: boolean;
+  /**
+   * A sourceless pyc that cannot be rewritten and names the old path: refused (the default),
+   * dropped (--drop-unreadable-pycs), or listed as refused (scan's dry run).
+   */
+  readonly sourceless: PycPolicy['sourceless'];
   /** 1, 2, or undefined for the default (two for a large venv on a machine with 2 CPUs or more). */
   readonly threads: number | undefined;
   readonly onProgress: ((phase: string, done: number, total: number) => void) | undefined;
@@ -97,6 +109,7 @@ export function* runRelocationSteps(req: RunRequest): Steps<RelocationResult> {
           ? { frames: (b: Buffer, c: number[], ch: Uint8Array) => sink.appendFrames(b, c, ch) }
           : {}),
         threads,
+        sourceless: req.sourceless,
         ...(spare === undefined ? {} : { spare }),
       });
       timings.walk = planned.tWalk;
@@ -105,11 +118,16 @@ export function* runRelocationSteps(req: RunRequest): Steps<RelocationResult> {
       const outcomes = counterpartOutcomes(run);
       let summaries: Array<{ rel: ByteString; kind: FileKind; op: Edit['op'] }>;
       let dryPlan: Plan | undefined;
+      let dropped = planned.dropped;
       if (sink instanceof JournalSink) {
         // This thread appended its own edits to the journal while planning: journal time.
         timings.plan = Math.max(0, timings.plan - sink.appendMs);
         yield COMMIT_POINT;
-        sink.commitAndApply(req.onProgress, planned.helper);
+        const jobs = dropped.flatMap((d) =>
+          d.job === undefined ? [] : [{ rel: d.rel, job: d.job }],
+        );
+        const failed = sink.commitAndApply(req.onProgress, planned.helper, jobs);
+        dropped = compiled(dropped, jobs, failed);
         summaries = sink.changes.entries();
       } else {
         const edits = sink.edits();
@@ -128,10 +146,17 @@ export function* runRelocationSteps(req: RunRequest): Steps<RelocationResult> {
           matches: b.matches,
           format: b.format,
         })),
+        droppedPycs: dropped.map((d) => ({
+          path: bytesToUtf8(d.rel),
+          source: d.source === undefined ? undefined : bytesToUtf8(d.source),
+          outcome: d.outcome,
+          reason: d.reason,
+        })),
         warnings: [
           ...req.warningsBefore,
           ...run.warnings,
           ...outcomes.warnings,
+          ...droppedWarnings(dropped),
           ...planned.warnings,
           ...largeBinaryWarnings(planned),
           ...req.warningsAfter,
@@ -147,6 +172,52 @@ export function* runRelocationSteps(req: RunRequest): Steps<RelocationResult> {
     // The worker (planTree's helper, if it kept it) is let go, whatever happened.
     spare?.close();
   }
+}
+
+/** The dropped pycs once compiled: a job that failed leaves its pyc removed, and says why. */
+function compiled(
+  dropped: readonly DroppedPyc[],
+  jobs: ReadonlyArray<{ rel: ByteString }>,
+  failed: ReadonlyArray<string | undefined>,
+): DroppedPyc[] {
+  const why = new Map<ByteString, string>();
+  jobs.forEach((j, i) => {
+    const f = failed[i];
+    if (f !== undefined) why.set(j.rel, f);
+  });
+  return dropped.map((d) => {
+    const f = why.get(d.rel);
+    if (f === undefined || d.outcome !== 'regenerated') return d;
+    return {
+      rel: d.rel,
+      source: d.source,
+      outcome: 'removed',
+      reason: `${d.reason}; compiling it again failed: ${f}`,
+    };
+  });
+}
+
+/** One warning per dropped pyc, saying what became of it (scan words the refused ones). */
+function droppedWarnings(dropped: readonly DroppedPyc[]): Warning[] {
+  return dropped.flatMap((d): Warning[] => {
+    const path = bytesToUtf8(d.rel);
+    const source = d.source === undefined ? undefined : bytesToUtf8(d.source);
+    if (d.outcome === 'regenerated') {
+      return [
+        {
+          code: 'PYC_REGENERATED',
+          message: `compiled ${path} again from ${source} with ${VENV_PYTHON} (${d.reason})`,
+          path,
+        },
+      ];
+    }
+    if (d.outcome === 'refused') return [];
+    const then =
+      source === undefined
+        ? 'it had no source (--drop-unreadable-pycs)'
+        : `Python compiles it again from ${source} on import`;
+    return [{ code: 'PYC_REMOVED', message: `removed ${path} (${d.reason}); ${then}`, path }];
+  });
 }
 
 /** Binaries too large to read whole that hold the path: listed, never edited. */

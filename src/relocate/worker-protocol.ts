@@ -4,7 +4,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { VenvToolsError } from '../core/errors.js';
-import type { Planner } from '../plan/planner.js';
+import type { Planner, PycPolicy } from '../plan/planner.js';
 import { type PathListData } from '../scan/path-list.js';
 import { type Layout } from '../scan/detect-layout.js';
 import { type LargeBinary } from '../scan/search-files.js';
@@ -65,6 +65,8 @@ export interface WorkerInit {
   readonly mappings: ReadonlyArray<{ from: ByteString; to: ByteString }>;
   readonly along: { index: number; root2: Mapping; old: ByteString } | undefined;
   readonly needles: readonly ByteString[];
+  /** What to do with a sourceless pyc that cannot be rewritten (PycPolicy). */
+  readonly sourceless: PycPolicy['sourceless'];
   /** The RECORDs, for the worker to note before its pycs. */
   readonly records: readonly ByteString[];
   readonly others: PathListData;

@@ -75,6 +75,15 @@ function binariesJson(bs: RelocationReport['binaries']): Json {
   return bs.map((b) => ({ path: b.path, matches: b.matches, format: b.format }));
 }
 
+function droppedPycsJson(ds: RelocationReport['droppedPycs']): Json {
+  return ds.map((d) => ({
+    path: d.path,
+    source: orNull(d.source),
+    outcome: d.outcome,
+    reason: d.reason,
+  }));
+}
+
 function mappingsJson(ms: RelocationReport['mappings']): Json {
   return ms.map((m) => ({ from: m.from, to: m.to, why: m.why }));
 }
@@ -116,6 +125,7 @@ export function relocateJson(r: RelocationReport, diff?: readonly string[]): Jso
     changes: r.changes.map((c) => ({ path: c.path, kind: c.kind, letter: c.letter, op: c.op })),
     counts: countsJson(r.counts),
     binaries: binariesJson(r.binaries),
+    droppedPycs: droppedPycsJson(r.droppedPycs),
     warnings: warningsJson(r.warnings),
     stats: statsJson(r.stats),
     timings: {
@@ -199,6 +209,7 @@ export function scanJson(r: ScanReport): Json {
     files: filesJson(r.files),
     counts: countsJson(r.counts),
     binaries: binariesJson(r.binaries),
+    droppedPycs: droppedPycsJson(r.droppedPycs),
     mappings: mappingsJson(r.mappings),
     warnings: warningsJson(r.warnings),
     fixes: fixesJson(r.fixes),

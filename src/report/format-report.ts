@@ -51,6 +51,26 @@ export function formatByKind<
   return lines;
 }
 
+/** The pycs a relocation cannot rewrite, one each: what becomes of it, and why. */
+export function formatDroppedPycs(
+  dropped: RelocationReport['droppedPycs'],
+  paint: Paint = NO_PAINT,
+): string[] {
+  const lines: string[] = [];
+  for (const d of dropped) {
+    const what =
+      d.outcome === 'regenerated'
+        ? `compiled again from ${d.source ?? '?'}`
+        : d.outcome === 'refused'
+          ? paint.red('refused: no source beside it (--drop-unreadable-pycs removes it)')
+          : d.source === undefined
+            ? 'removed (no source)'
+            : `removed (Python compiles it from ${d.source} on import)`;
+    lines.push(`    ${d.path}: ${what}`, paint.dim(`      ${d.reason}`));
+  }
+  return lines;
+}
+
 /**
  * The human summary of a relocation (the `relocate` command's stdout). A dry run lists the plan,
  * file by file, grouped by kind. The last line is the summary: files scanned, files rewritten by
@@ -76,6 +96,10 @@ export function formatRelocation(r: RelocationReport, paint: Paint = NO_PAINT): 
     lines.push(paint.dim(`  also mapping ${m.from} -> ${m.to} (${m.why})`));
   }
   if (r.status === 'dry-run') lines.push(...formatByKind(r.changes, paint));
+  if (r.droppedPycs.length > 0) {
+    lines.push(`  ${paint.bold('pycs not rewritten')} (${r.droppedPycs.length})`);
+    lines.push(...formatDroppedPycs(r.droppedPycs, paint));
+  }
   const verb = r.status === 'dry-run' ? 'would rewrite' : 'rewrote';
   lines.push(
     `  ${r.stats.files} files scanned (${mb(r.stats.bytes)}), ${verb} ${n}: ${formatCounts(r.counts)}; ` +

@@ -7,7 +7,15 @@
 import type { FileKind } from '../kinds/file-kind.js';
 import type { Layout } from '../scan/detect-layout.js';
 import type { LocationReport, ScannedFile, ScanState } from '../scan/locations.js';
-import { formatByKind, formatCounts, mb, NO_PAINT, seconds, type Paint } from './format-report.js';
+import {
+  formatByKind,
+  formatCounts,
+  formatDroppedPycs,
+  mb,
+  NO_PAINT,
+  seconds,
+  type Paint,
+} from './format-report.js';
 import type { ScanReport } from './scan-report.js';
 import { commandLine } from '../verify/fix-command.js';
 
@@ -156,6 +164,15 @@ export function formatScan(
         ...formatByKind(r.files, paint, (f) => (f.names ? '' : paint.dim('  (changes with them)'))),
       );
     }
+  }
+  if (r.droppedPycs.length > 0) {
+    lines.push('', `${paint.bold('Pycs a relocation cannot rewrite')}: ${r.droppedPycs.length}`);
+    const shown = opts.verbose === true ? r.droppedPycs : r.droppedPycs.slice(0, 10);
+    lines.push(...formatDroppedPycs(shown, paint));
+    if (shown.length < r.droppedPycs.length)
+      lines.push(
+        `    … and ${r.droppedPycs.length - shown.length} more (--verbose lists them all)`,
+      );
   }
   if (r.binaries.length > 0) {
     lines.push('', `${paint.bold('Binaries that name it')}: ${r.binaries.length}; never edited`);

@@ -31,6 +31,8 @@ export interface ScanReport {
   /** The bytes a relocation would write into those files (their new contents). */
   readonly rewriteBytes: number;
   readonly binaries: RelocationReport['binaries'];
+  /** Pycs a relocation could not rewrite, and what it would do with each (or refuse). */
+  readonly droppedPycs: RelocationReport['droppedPycs'];
   /** What relocating to where the venv stands would map (moved or half-relocated); else empty. */
   readonly mappings: readonly MappingReport[];
   readonly warnings: readonly ScanWarning[];

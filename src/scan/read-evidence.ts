@@ -6,7 +6,6 @@
  */
 import { posix } from 'node:path';
 import { fs } from '../core/fs.js';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, fromBytes, toBytes, type ByteString } from '../core/path-boundary.js';
 import { type Layout } from './detect-layout.js';
 import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
@@ -17,6 +16,7 @@ import { FileSearcher } from './search-files.js';
 import { pthLocations, recordLocations } from './site-evidence.js';
 import { walkEach } from './walk-tree.js';
 import { realPath } from '../core/real-path.js';
+import { unreadableError } from '../core/errors.js';
 
 // Scripts pip writes are a few KB; a multi-megabyte file in bin/ is a binary, not a script.
 const MAX_SCRIPT_SIZE = 4 << 20;
@@ -47,12 +47,7 @@ export function readEvidence(
     try {
       bin.push({ name, bytes: fs.readFileSync(p) });
     } catch (err) {
-      const shown = bytesToUtf8(`${binAbs}/${name}`);
-      throw new VenvToolsError(
-        'UNREADABLE',
-        `cannot read ${shown}: ${errnoOf(err) ?? ''}; fix its permissions and run again`,
-        shown,
-      );
+      throw unreadableError(bytesToUtf8(`${binAbs}/${name}`), err);
     }
   }
   let cfg: Buffer | undefined;

@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { fs } from '../core/fs.js';
-import { errnoOf, VenvToolsError } from '../core/errors.js';
+import { errnoOf, unreadableError, VenvToolsError } from '../core/errors.js';
 import { bytesToUtf8, fsPath, type ByteString } from '../core/path-boundary.js';
 import { looksBinary } from './classify-file.js';
 
@@ -22,16 +22,9 @@ const CHUNK = 1 << 20;
  * Files larger than this are never read whole. Node cannot (readFileSync stops at 2 GiB), and
  * holding one in memory for a rewrite that binaries never get would be a waste anyway.
  */
-export const MAX_WHOLE = 256 << 20;
+const REMOVE_OR_FIX = 'fix its permissions (e.g. chmod u+r) or remove it, then run again';
 
-function unreadable(rootAbs: ByteString, rel: ByteString, err: unknown): VenvToolsError {
-  const shown = bytesToUtf8(`${rootAbs}/${rel}`);
-  return new VenvToolsError(
-    'UNREADABLE',
-    `cannot read ${shown}: ${errnoOf(err) ?? (err as Error).message}; fix its permissions (e.g. chmod u+r) or remove it, then run again`,
-    shown,
-  );
-}
+export const MAX_WHOLE = 256 << 20;
 
 /**
  * Reads files one at a time into one reused buffer and looks for the needles, so that a venv is
@@ -76,13 +69,13 @@ export class FileSearcher {
     } catch (err) {
       const code = errnoOf(err);
       if (code === 'ENOENT' || code === 'ELOOP') return undefined;
-      throw unreadable(this.rootAbs, rel, err);
+      throw unreadableError(bytesToUtf8(`${this.rootAbs}/${rel}`), err, REMOVE_OR_FIX);
     }
     try {
       return this.readOpen(fd, rel, whole);
     } catch (err) {
       if (err instanceof VenvToolsError) throw err;
-      throw unreadable(this.rootAbs, rel, err);
+      throw unreadableError(bytesToUtf8(`${this.rootAbs}/${rel}`), err, REMOVE_OR_FIX);
     } finally {
       fs.closeSync(fd);
     }

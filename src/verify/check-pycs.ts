@@ -5,7 +5,8 @@ import { sourceOfPyc } from '../kinds/pyc/source-of-pyc.js';
 import type { Layout } from '../scan/detect-layout.js';
 import { FileSearcher } from '../scan/search-files.js';
 import { plural, result, someOf, type CheckResult } from './check-result.js';
-import { pycProblem } from './pyc-problem.js';
+import { pycProblem, type PycReader } from './pyc-problem.js';
+import { PYC_FORMATS } from '../kinds/pyc/pyc-magic.js';
 
 function isFile(p: ByteString): boolean {
   try {
@@ -17,7 +18,7 @@ function isFile(p: ByteString): boolean {
 
 /**
  * The pycs the venv's interpreter loads: `__pycache__/NAME.TAG[.opt-N].pyc` with its own cache
- * tag (`cpython-312`) whose source NAME.py exists, and a legacy `x.pyc` with no `x.py` beside it
+ * tag (`cpython-312`, `pypy39`) whose source NAME.py exists, and a legacy `x.pyc` with no `x.py` beside it
  * (a sourceless module). importlib ignores the rest: another version's tag, a cached pyc whose
  * source is gone, a legacy pyc shadowed by its source, and every `.pyo`.
  */
@@ -46,23 +47,35 @@ export function checkPycs(
   root: ByteString,
   layout: Layout,
   pycs: readonly ByteString[],
+  /** The venv interpreter's magic word, when it ran (verify's python check asks it). */
+  magic?: number,
 ): CheckResult {
   if (pycs.length === 0) return result('pycs', 'no pyc in the venv', [], [], true);
-  if (layout.implementation !== 'cpython') {
+  const { implementation, pythonVersion: version } = layout;
+  const known = PYC_FORMATS.some(
+    (f) => f.implementation === implementation && f.version === version,
+  );
+  const who = `${implementation === 'pypy' ? 'PyPy' : 'CPython'} ${version}`;
+  if (!known && magic === undefined) {
     return result(
       'pycs',
-      `${plural(pycs.length, 'pyc')} not checked: only CPython's pyc formats are known`,
+      `${plural(pycs.length, 'pyc')} not checked: the pyc format of ${who} is not known`,
       [],
       [],
       true,
     );
   }
-  const version = layout.pythonVersion;
-  const tag = `cpython-${version.replace('.', '')}`;
+  // importlib's cache tag: `cpython-312`, PyPy's `pypy39`.
+  const digits = version.replace('.', '');
+  const tag = implementation === 'pypy' ? `pypy${digits}` : `cpython-${digits}`;
+  const reader: PycReader = { implementation, version, magic };
   const searcher = new FileSearcher(root, []);
   // Problems grouped by reason and by whether the pyc has a source, so 1,000 pycs of another
   // Python make one line.
-  const groups = new Map<string, { why: string; sourceless: boolean; files: string[] }>();
+  const groups = new Map<
+    string,
+    { why: string; sourceless: boolean; importFails: boolean; files: string[] }
+  >();
   let checked = 0;
   for (const rel of pycs) {
     const loaded = loadedBy(rel, tag, (src) => isFile(`${root}/${src}`));
@@ -70,24 +83,27 @@ export function checkPycs(
     const r = searcher.read(rel, true);
     if (r === undefined) continue;
     checked++;
-    const why = pycProblem(r.bytes, version);
-    if (why === undefined) continue;
-    const key = `${loaded.sourceless}\0${why}`;
-    const g = groups.get(key) ?? { why, sourceless: loaded.sourceless, files: [] };
+    const refused = pycProblem(r.bytes, reader);
+    if (refused === undefined) continue;
+    const key = `${loaded.sourceless}\0${refused.why}`;
+    const g = groups.get(key) ?? { ...refused, sourceless: loaded.sourceless, files: [] };
     g.files.push(bytesToUtf8(rel));
     groups.set(key, g);
   }
   const problems = [...groups.values()].map((g) => {
     const one = g.files.length === 1;
+    const it = one ? 'it' : 'them';
     const fix = g.sourceless
-      ? `Python ${version} cannot import ${one ? 'it' : 'them'}, and there is no source to compile again: reinstall the package that holds ${one ? 'it' : 'them'}`
-      : `Python ${version} compiles ${one ? 'its' : 'their'} source again at each import; remove ${one ? 'it' : 'them'} and Python writes ${one ? 'it' : 'them'} anew`;
+      ? `${who} cannot import ${it}, and there is no source to compile again: reinstall the package that holds ${it}`
+      : g.importFails
+        ? `${who} fails to import ${one ? 'its module' : 'their modules'} (marshal cannot read ${it}); remove ${it} and Python writes ${it} anew`
+        : `${who} compiles ${one ? 'its' : 'their'} source again at each import; remove ${it} and Python writes ${it} anew`;
     return { message: `${someOf(g.files)}: ${g.why}. ${fix}`, paths: g.files };
   });
   const bad = problems.reduce((n, p) => n + p.paths.length, 0);
   const summary =
     bad === 0
-      ? `${plural(checked, 'pyc')} that Python ${version} loads ${checked === 1 ? 'is' : 'are'} valid for it`
-      : `${plural(bad, 'pyc')} of ${checked} that Python ${version} loads ${bad === 1 ? 'is' : 'are'} refused by it`;
+      ? `${plural(checked, 'pyc')} that ${who} loads ${checked === 1 ? 'is' : 'are'} valid for it`
+      : `${plural(bad, 'pyc')} of ${checked} that ${who} loads ${bad === 1 ? 'is' : 'are'} refused by it`;
   return result('pycs', summary, problems);
 }

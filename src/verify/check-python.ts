@@ -21,7 +21,7 @@ export function checkPython(
   root: ByteString,
   binDir: string,
   env: NodeJS.ProcessEnv = process.env,
-): { result: CheckResult; seen: PythonSeen } {
+): { result: CheckResult; seen: PythonSeen; magic?: number } {
   const python = `${root}/${binDir}/python`;
   const shown = `${binDir}/python`;
   const none: PythonSeen = { version: null, prefix: null, basePrefix: null };
@@ -50,6 +50,8 @@ export function checkPython(
     basePrefix: bytesToUtf8(info.basePrefix),
   };
   const summary = `${shown} runs Python ${info.version} with sys.prefix ${seen.prefix}`;
+  // The pycs it writes start with this: the pycs check holds every pyc to it.
+  const magic = info.magic === undefined ? {} : { magic: info.magic };
   if (realOrSelf(info.prefix) !== realOrSelf(root)) {
     return {
       result: result('python', summary, [
@@ -59,7 +61,8 @@ export function checkPython(
         },
       ]),
       seen,
+      ...magic,
     };
   }
-  return { result: result('python', summary, []), seen };
+  return { result: result('python', summary, []), seen, ...magic };
 }

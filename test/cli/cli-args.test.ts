@@ -13,6 +13,7 @@ const compat = (over: Record<string, unknown>) => ({
   json: false,
   quiet: false,
   progress: true,
+  dropUnreadablePycs: false,
   ...over,
 });
 
@@ -60,6 +61,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: false,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -90,6 +92,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: true,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -107,6 +110,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: false,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -137,6 +141,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: true,
       verbose: false,
       strict: true,
+      dropUnreadablePycs: false,
     },
   ],
   [
@@ -146,6 +151,28 @@ const table: Array<[string[], Record<string, unknown>]> = [
   [
     ['./venv', '--strict', '--update-path=/srv/x'],
     compat({ updatePath: '/srv/x', path: './venv', strict: true }),
+  ],
+  [
+    ['--update-path', 'auto', '--drop-unreadable-pycs', './venv'],
+    compat({ updatePath: 'auto', path: './venv', dropUnreadablePycs: true }),
+  ],
+  [
+    ['relocate', 'v', '--to', '/srv/a', '--drop-unreadable-pycs'],
+    {
+      mode: 'relocate',
+      ...OUT,
+      path: 'v',
+      to: '/srv/a',
+      from: undefined,
+      forceFrom: false,
+      maps: [],
+      dryRun: false,
+      diff: false,
+      json: false,
+      verbose: false,
+      strict: false,
+      dropUnreadablePycs: true,
+    },
   ],
   [['scan'], { mode: 'scan', path: '.', json: false, verbose: false, ...OUT }],
   [['scan', './venv'], { mode: 'scan', path: './venv', json: false, verbose: false, ...OUT }],
@@ -194,6 +221,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
       json: false,
       verbose: false,
       strict: false,
+      dropUnreadablePycs: false,
     },
   ],
   // --json, --quiet and --no-progress: on every command, the virtualenv-tools form included.

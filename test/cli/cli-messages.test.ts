@@ -122,6 +122,15 @@ const ROWS: Row[] = [
     ...usage(['verfy'], 'unknown command verfy: did you mean verify? the commands are'),
     stderr: /^venv-tools: unknown command verfy: did you mean verify\? the commands are relocate, /,
   },
+  usage(['scan', '--drop-unreadable-pyc'], 'unknown option --drop-unreadable-pyc for scan'),
+  usage(
+    ['verify', '--drop-unreadable-pycs'],
+    '--drop-unreadable-pycs is not an option of verify; it exists only for the --update-path form, relocate, pack and unpack',
+  ),
+  usage(
+    ['relocate', '--to', '/x', '--drop-unreadable-pyc'],
+    'unknown option --drop-unreadable-pyc for relocate; did you mean --drop-unreadable-pycs?',
+  ),
   // pack and unpack: their words, values and choices.
   usage(
     ['pack', './venv'],

@@ -340,7 +340,11 @@ test('the completion script completes commands and options in bash; zsh gets its
     return r.stdout.trim().split('\n').sort();
   };
   t.deepEqual(complete(['venv-tools', 've']), ['verify']);
-  t.deepEqual(complete(['venv-tools', 'relocate', '--d']), ['--diff', '--dry-run']);
+  t.deepEqual(complete(['venv-tools', 'relocate', '--d']), [
+    '--diff',
+    '--drop-unreadable-pycs',
+    '--dry-run',
+  ]);
   t.deepEqual(complete(['venv-tools', 'scan', '--j']), ['--json']);
   const zsh = spawnSync('venv-tools', ['completion'], {
     env: { ...env, SHELL: '/bin/zsh' },

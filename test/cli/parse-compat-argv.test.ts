@@ -62,6 +62,7 @@ const WORDS = [
   '--reinitialize',
   '--verbose',
   '--strict',
+  '--drop-unreadable-pycs',
   '--python',
   '--python=/usr/bin/python3',
   '/srv/x',
@@ -115,6 +116,7 @@ function corpus(): string[][] {
     if (!update || next() < 0.3) insert(parts, ['--reinitialize']);
     if (next() < 0.5) insert(parts, ['--verbose']);
     if (next() < 0.2) insert(parts, ['--strict']);
+    if (next() < 0.1) insert(parts, ['--drop-unreadable-pycs']);
     if (next() < 0.3) insert(parts, valued('python'));
     if (next() < 0.7) insert(parts, [pick(PATHS)]);
     if (next() < 0.25) insert(parts, [pick(WORDS)]);
@@ -166,6 +168,7 @@ test('the forms deploy scripts use are parsed without yargs', (t) => {
     ['--update-path', '/srv/x', 'relocate'],
     ['--update-path', '/srv/app/r1/venv', '--strict', '/srv/app/r1/venv'],
     ['./venv', '--strict', '--update-path=/srv/x'],
+    ['--update-path', 'auto', '--drop-unreadable-pycs', './venv'],
     ['--reinitialize'],
     ['--reinitialize', '--python', '/usr/bin/python3.11', 'v'],
     ['--reinitialize', '--update-path', '/a', '/a'],

@@ -15,6 +15,7 @@ import {
 import { formatReinit } from '../../src/report/format-reinit.js';
 import { planReinit, type AliasState, type ReinitPlanInput } from '../../src/reinit/plan-reinit.js';
 import { parseProbeOutput, PROBE_ARGS, type PythonInfo } from '../../src/reinit/probe-python.js';
+import { pycVersion } from '../../src/kinds/pyc/pyc-magic.js';
 import { reinitialize } from '../../src/commands/reinitialize.js';
 import { type ReinitReport } from '../../src/reinit/reinit-report.js';
 import {
@@ -1094,6 +1095,9 @@ test('the probe runs on every interpreter here, and reads what the interpreter s
     t.is(i?.version, p.full, p.exe);
     t.is(i?.realExecutable, fs.realpathSync(p.exe));
     t.is(i?.prefix, i?.basePrefix);
+    // The magic of the pycs it writes (verify's pycs check holds every pyc to it).
+    t.not(i?.magic, undefined, `${p.exe}: its pyc magic`);
+    if (i?.majorMinor.startsWith('3.') === true) t.is(pycVersion(i.magic ?? 0), i.majorMinor);
     seen.push(`${p.full} (${p.exe})`);
   }
   t.log(`probed: ${seen.join(', ')}`);

@@ -90,7 +90,7 @@ test('a cleanly relocated real venv passes every check, its pycs and .pth files 
       ['record', 'ok'],
     ],
   );
-  t.regex(text, /^ {2}ok {4}pycs +\d+ pycs that Python \d+\.\d+ loads are valid for it$/m);
+  t.regex(text, /^ {2}ok {4}pycs +\d+ pycs that CPython \d+\.\d+ loads are valid for it$/m);
 });
 
 test('a pyc restored from the build, still naming the build path, fails verify naming the pyc; the printed fix clears it', async (t) => {
@@ -210,13 +210,16 @@ test("a pyc with another Python's magic, or a body marshal cannot read, fails th
   const magic = c.problems.find((p) => p.paths[0] === a)!.message;
   t.is(
     magic,
-    `${a}: its magic is CPython 3.8's, not ${v.version}'s. Python ${v.version} compiles its source again at each import; remove it and Python writes it anew`,
+    `${a}: its magic is CPython 3.8's, not CPython ${v.version}'s. CPython ${v.version} compiles its source again at each import; remove it and Python writes it anew`,
   );
+  // A body marshal cannot read fails the import itself (EOFError), as the message says.
   t.regex(
     c.problems.find((p) => p.paths[0] === b)!.message,
-    new RegExp(`^${b.replace(/[.]/g, '\\.')}: corrupt pyc: truncated`),
+    new RegExp(
+      `^${b.replace(/[.]/g, '\\.')}: corrupt pyc: truncated.*\\. CPython ${v.version} fails to import its module \\(marshal cannot read it\\); remove it`,
+    ),
   );
-  t.regex(text, /^ {2}FAIL {2}pycs +2 pycs of \d+ that Python \S+ loads are refused by it$/m);
+  t.regex(text, /^ {2}FAIL {2}pycs +2 pycs of \d+ that CPython \S+ loads are refused by it$/m);
 });
 
 test('a bin/python link that points at nothing fails verify naming it, and the fix is reinit', async (t) => {

@@ -400,10 +400,10 @@ function writeEditableSource(srcDir: string, mode: EditableMode): void {
   fs.copyFileSync(path.join(from, config), path.join(srcDir, as));
 }
 
-/** The venv's lib/pythonX.Y/site-packages. */
+/** The venv's lib/pythonX.Y/site-packages (lib/pypyX.Y for PyPy). */
 export function sitePackages(venvDir: string): string {
   const lib = path.join(venvDir, 'lib');
-  const versions = fs.readdirSync(lib).filter((n) => /^python\d+\.\d+$/.test(n));
+  const versions = fs.readdirSync(lib).filter((n) => /^(?:python|pypy)\d+\.\d+$/.test(n));
   if (versions.length !== 1 || versions[0] === undefined) {
     throw new Error(`${lib} holds ${versions.length} pythonX.Y folders, not one`);
   }

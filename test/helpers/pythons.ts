@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { STRICT, strictMessage, type Missing } from './require-tool.js';
+import { findTool, STRICT, strictMessage, type Missing } from './require-tool.js';
 
 /** One interpreter. */
 export interface Python {
@@ -129,4 +129,24 @@ export function findPythons(): Python[] {
 /** The site-packages of an interpreter's own installation (pip's, setuptools' RECORDs live there). */
 export function ownSitePackages(p: Pick<Python, 'exe' | 'version'>): string {
   return join(dirname(dirname(realpathSync(p.exe))), 'lib', `python${p.version}`, 'site-packages');
+}
+
+/**
+ * PyPy 3 (`pypy3` on PATH) as a Python: `version` is the Python version it implements ("3.9"),
+ * `full` names PyPy's own ("3.9 (PyPy 7.3.11)"). Undefined when it is not installed (require-tool
+ * says what that means for a test).
+ */
+export function findPyPy(): Python | undefined {
+  const exe = findTool('pypy3');
+  if (exe === undefined) return undefined;
+  const answer = execFileSync(
+    exe,
+    [
+      '-c',
+      'import sys; print("%d.%d" % sys.version_info[:2], "%d.%d.%d" % sys.pypy_version_info[:3])',
+    ],
+    { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const [version, pypy] = answer.trim().split(' ');
+  return { version: version!, full: `${version!} (PyPy ${pypy!})`, exe };
 }

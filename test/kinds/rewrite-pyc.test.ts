@@ -18,13 +18,18 @@ import { RewriteError } from '../../src/core/errors.js';
 import { replacePaths, utf8ToBytes, type Mapping } from '../../src/core/path-boundary.js';
 import { PYC_FORMATS, pycFormat } from '../../src/kinds/pyc/pyc-magic.js';
 import { pycSourceHash, readPycHeader } from '../../src/kinds/pyc/pyc-header.js';
-import { sourceOfPyc } from '../../src/kinds/pyc/source-of-pyc.js';
+import { pycCacheTag, sourceOfPyc } from '../../src/kinds/pyc/source-of-pyc.js';
 import { pycVersion, rewritePyc, roundTripPyc } from '../../src/kinds/pyc/rewrite-pyc.js';
-import { findPythons, type Python } from '../helpers/pythons.js';
-import { lacks, type Missing } from '../helpers/require-tool.js';
+import { findPyPy, findPythons, type Python } from '../helpers/pythons.js';
+import { lacks, missingTool, testMissing, type Missing } from '../helpers/require-tool.js';
 
 const run = promisify(execFile);
 const PYTHONS = findPythons();
+// PyPy goes through the same tests as every CPython where a real compiler is needed.
+const PYPY = findPyPy();
+const COMPILERS: readonly Python[] = PYPY === undefined ? PYTHONS : [...PYTHONS, PYPY];
+const NO_PYPY = missingTool('pypy3');
+if (NO_PYPY !== undefined) testMissing(NO_PYPY, 'rewrites the pycs that PyPy compiles');
 
 // Pythons run in a UTF-8 locale (3.6 would otherwise take file names as ASCII), never in
 // hash-pyc mode by accident (SOURCE_DATE_EPOCH makes py_compile default to checked-hash).
@@ -83,9 +88,39 @@ test('names the version of the magic number of every CPython on this machine', a
   t.log(`checked ${PYTHONS.map((p) => p.full).join(', ')}`);
 });
 
+test("knows PyPy's magic number, as PyPy's own", async (t) => {
+  if (lacks(t, NO_PYPY, 'PyPy') || PYPY === undefined) return;
+  const out = await py(PYPY.exe, ['-c', 'import importlib.util as u; print(u.MAGIC_NUMBER.hex())']);
+  const f = pycFormat(Buffer.from(out.trim(), 'hex').readUInt32LE(0));
+  t.is(f?.implementation, 'pypy', PYPY.full);
+  t.is(f?.version, PYPY.version, PYPY.full);
+  t.log(`PyPy ${PYPY.full}: magic ${out.trim()}`);
+});
+
+test("knows PyPy's released magics for Python 3.9-3.11, with the code layout of each", (t) => {
+  // pypy_incremental_magic in pypy/interpreter/pycode.py at each release-pypy3.X-v7.3.Y tag, and
+  // marshal_pycode in pypy/objspace/std/marshal_impl.py (see pyc-magic.ts).
+  t.deepEqual(
+    PYC_FORMATS.filter((f) => f.implementation === 'pypy').map(
+      (f) => `${f.magic}:${f.version}:${f.codeFields}`,
+    ),
+    [
+      '320:3.9:iiiiiibtnnnnssib',
+      '336:3.9:iiiiiibtnnnnssib',
+      '384:3.10:iiiiiibtnnnnssib',
+      '400:3.11:iiiiiibtnnnnssib',
+      '416:3.11:iiiiiibtnnnnsssib',
+      '432:3.11:iiiiiibtnnnnsssibb',
+    ],
+  );
+  // PyPy 3.8 (256) and the 3.12 branch (448) are not known; every CPython magic is CPython's.
+  for (const m of [256, 352, 448]) t.is(pycFormat(m), undefined, String(m));
+  for (const f of PYC_FORMATS) t.is(f.implementation, f.magic < 3000 ? 'pypy' : 'cpython');
+});
+
 test('knows only the final magic of each CPython 3.6-3.14', (t) => {
   t.deepEqual(
-    PYC_FORMATS.map((f) => `${f.magic}:${f.version}`),
+    PYC_FORMATS.filter((f) => f.implementation === 'cpython').map((f) => `${f.magic}:${f.version}`),
     [
       '3379:3.6',
       '3394:3.7',
@@ -104,7 +139,7 @@ test('knows only the final magic of each CPython 3.6-3.14', (t) => {
   }
 });
 
-test('computes the source hash that _imp.source_hash gives on every CPython 3.7+', async (t) => {
+test('computes the source hash that _imp.source_hash gives on every CPython 3.7+ and PyPy', async (t) => {
   // Every tail length of the SipHash block, plus a large source with every byte value.
   const sources: Buffer[] = [];
   for (let n = 0; n <= 40; n++)
@@ -117,7 +152,8 @@ test('computes the source hash that _imp.source_hash gives on every CPython 3.7+
     '    print(_imp.source_hash(u._RAW_MAGIC_NUMBER, bytes.fromhex(line.strip())).hex())',
   ].join('\n');
   const ran: string[] = [];
-  for (const p of PYTHONS.filter((x) => x.version !== '3.6')) {
+  // PyPy's _imp.source_hash is SipHash-2-4 in every version (pypy/module/imp/interp_imp.py).
+  for (const p of COMPILERS.filter((x) => x.version !== '3.6')) {
     const want = (await py(p.exe, ['-c', script], input)).trim().split('\n');
     const magic = await py(p.exe, [
       '-c',
@@ -369,7 +405,7 @@ async function relocateRealPycs(t: ExecutionContext, p: Python, mode: Mode, newN
 const LONG_NAME = `${'long-'.repeat(30)}a/${'path-'.repeat(30)}b/new-place`;
 const UNICODE_NAME = 'nëw-plàce-日本語';
 
-for (const p of PYTHONS) {
+for (const p of COMPILERS) {
   const modes: Mode[] = p.version === '3.6' ? ['timestamp'] : ['timestamp', 'checked-hash'];
   for (const mode of modes) {
     test(`relocates ${mode} pycs compiled by Python ${p.full} (${p.exe}) to a path over 255 bytes`, async (t) => {
@@ -383,7 +419,7 @@ for (const p of PYTHONS) {
   }
 }
 
-for (const p of PYTHONS) {
+for (const p of COMPILERS) {
   test(`rewrites co_filename exactly as Python ${p.full} (${p.exe}) compiles it at the new place`, async (t) => {
     // With no path in the sources, a compile at the new place differs from the old one by
     // co_filename alone: our rewrite must give the very same bytes, string forms and FLAG_REF
@@ -453,7 +489,7 @@ async function stdlibPycs(p: Python): Promise<string[]> {
   return [...files(stdlib, '.pyc')];
 }
 
-for (const p of PYTHONS) {
+for (const p of COMPILERS) {
   test(`round-trips every pyc of the standard library of Python ${p.full} (${p.exe}) byte for byte`, async (t) => {
     let pycs = await stdlibPycs(p);
     let where = 'its __pycache__ folders';
@@ -748,6 +784,83 @@ test('walks the TYPE_SLICE of 3.14 pycs, and only of those', (t) => {
   );
 });
 
+/**
+ * A code object in PyPy's layout (pypy/objspace/std/marshal_impl.py, marshal_pycode): argcount,
+ * posonly, kwonly, nlocals, stacksize, flags, code, consts, names, varnames, freevars, cellvars,
+ * filename, name, then qualname (7.3.19+, magic 416) and, after linetable, exceptiontable
+ * (7.3.23, magic 432).
+ */
+function codePyPy(filename: string, consts: Buffer[], magic: number): Buffer {
+  const text = (s: string) => shortAscii(s, 'Z');
+  return Buffer.concat([
+    Buffer.from('c'),
+    ...[0, 0, 0, 0, 1, 0].map(u32),
+    bytesObj(Buffer.from([100, 0, 83, 0])), // LOAD_CONST 0, RETURN_VALUE
+    smallTuple(...consts),
+    smallTuple(text('os')),
+    smallTuple(text('x')),
+    smallTuple(),
+    smallTuple(),
+    shortAscii(filename),
+    text('<module>'),
+    ...(magic >= 416 ? [text('<module>')] : []),
+    u32(1),
+    bytesObj(Buffer.alloc(0)),
+    ...(magic >= 432 ? [bytesObj(Buffer.alloc(0))] : []),
+  ]);
+}
+
+const pypyPyc = (magic: number, body: Buffer): Buffer =>
+  Buffer.concat([u32(magic | 0x0a0d0000), Buffer.alloc(12), body]);
+
+test("rewrites PyPy 3.9-3.11 pycs in each release's code layout, nested code included", async (t) => {
+  const magics = [320, 336, 384, 400, 416, 432];
+  const streams = new Map<number, Buffer>();
+  for (const magic of magics) {
+    const inner = codePyPy(`${OLD}/m.py`, [shortAscii(`${OLD}/data`)], magic);
+    const pyc = pypyPyc(magic, codePyPy(`${OLD}/m.py`, [inner, Buffer.from('N')], magic));
+    t.true(roundTripPyc(pyc).equals(pyc), `${magic}: the walk reads the whole stream`);
+    const out = rewritePyc(pyc, { mappings: MAP });
+    if (out === undefined) return t.fail(`${magic}: not rewritten`);
+    t.false(out.includes(OLD), `${magic}: no old path left`);
+    t.is(out.toString('latin1').split('/srv/new/m.py').length - 1, 2, `${magic}: both filenames`);
+    t.true(roundTripPyc(out).equals(out), `${magic}: the result is a whole stream of its layout`);
+    streams.set(magic, out);
+  }
+  // The layouts differ: a stream read with the wrong release's layout does not come out whole.
+  const as = (magic: number, from: number) => pypyPyc(magic, streams.get(from)!.subarray(16));
+  for (const [magic, from] of [
+    [400, 416],
+    [416, 400],
+    [416, 432],
+    [432, 416],
+  ] as const) {
+    t.is(
+      reasonOf(() => roundTripPyc(as(magic, from))),
+      'corrupt',
+      `${from} read as ${magic}`,
+    );
+  }
+  // The 3.9 and 3.10 layouts are CPython 3.8-3.10's: CPython's and PyPy's marshal read them.
+  const readers = [...PYTHONS.filter((p) => p.version === '3.9' || p.version === '3.10')];
+  if (PYPY !== undefined) readers.push(PYPY);
+  const script = [
+    'import sys, marshal',
+    'for line in sys.stdin:',
+    '    c = marshal.loads(bytes.fromhex(line.strip())[16:])',
+    '    print(c.co_filename, c.co_consts[0].co_filename, c.co_consts[0].co_consts[0])',
+  ].join('\n');
+  const input = Buffer.from(
+    [320, 336, 384, 400].map((m) => streams.get(m)!.toString('hex')).join('\n') + '\n',
+  );
+  for (const p of readers) {
+    const lines = (await py(p.exe, ['-c', script], input)).trim().split('\n');
+    t.deepEqual(lines, Array(4).fill('/srv/new/m.py /srv/new/m.py /srv/new/data'), p.full);
+  }
+  t.log(`read back with ${readers.map((p) => p.full).join(', ')}`);
+  return undefined;
+});
+
 test('refuses corrupt marshal data, as CPython does', async (t) => {
   const path = shortAscii(`${OLD}/m.py`);
   const raw = (...parts: (string | Buffer | number[])[]): Buffer =>
@@ -907,6 +1020,14 @@ test('the source of a pyc: its __pycache__ folder and its tag are dropped, nothi
     ['d/__pycache__/m.cpython-311.opt-1.pyc', 'd/m.py'],
     ['d/__pycache__/m.cpython-36.opt-2.pyc', 'd/m.py'],
     ['__pycache__/m.cpython-312.pyc', 'm.py'],
+    // Any interpreter's cache tag: PyPy's, a future CPython's, GraalPy's.
+    ['d/__pycache__/__init__.pypy39.pyc', 'd/__init__.py'],
+    ['d/__pycache__/m.pypy310.opt-1.pyc', 'd/m.py'],
+    ['d/__pycache__/m.cpython-399.pyc', 'd/m.py'],
+    ['d/__pycache__/m.graalpy242-311.pyc', 'd/m.py'],
+    // Only a cached pyc has a tag: a legacy one is named after its source alone.
+    ['d/m.cpython-311.pyc', 'd/m.cpython-311.py'],
+    ['d/lib2.pyc', 'd/lib2.py'],
     ['d/m.pyc', 'd/m.py'], // Python 2's pyc beside its source
     ['d/m.pyo', 'd/m.py'],
     ['m.pyc', 'm.py'],
@@ -914,10 +1035,22 @@ test('the source of a pyc: its __pycache__ folder and its tag are dropped, nothi
     ['d/__pycache__/a.b-1.opt-22.pyc', 'd/a.b-1.py'], // `.opt-22` is no optimization tag
     ['d/__pycache__/.x-1.pyc', 'd/.x-1.py'], // the name is not only a tag
     ['d/__pycache__/__pycache__/m.cpython-311.pyc', 'd/__pycache__/m.py'],
-    // Only a folder named exactly __pycache__ is dropped.
-    ['d/x__pycache__/m.cpython-311.pyc', 'd/x__pycache__/m.py'],
+    // Only a folder named exactly __pycache__ is dropped (and only there is a tag).
+    ['d/x__pycache__/m.cpython-311.pyc', 'd/x__pycache__/m.cpython-311.py'],
     ['d/.pyc', 'd/.pyc'],
     ['d/m.py', 'd/m.py'],
   ];
   for (const [pyc, source] of cases) t.is(sourceOfPyc(pyc), source, pyc);
+});
+
+test("the cache tag of a pyc's name, and its optimization level", (t) => {
+  t.deepEqual(pycCacheTag('d/__pycache__/m.cpython-311.pyc'), { tag: 'cpython-311', optimize: 0 });
+  t.deepEqual(pycCacheTag('d/__pycache__/m.cpython-311.opt-2.pyc'), {
+    tag: 'cpython-311',
+    optimize: 2,
+  });
+  t.deepEqual(pycCacheTag('__pycache__/__init__.pypy39.pyc'), { tag: 'pypy39', optimize: 0 });
+  t.is(pycCacheTag('d/m.pyc'), undefined, 'a legacy pyc names no interpreter');
+  t.is(pycCacheTag('d/m.cpython-311.pyc'), undefined, 'nor outside __pycache__');
+  t.is(pycCacheTag('d/__pycache__/.x-1.pyc'), undefined, 'a name that is only a tag');
 });

@@ -11,7 +11,7 @@
  */
 
 import { RewriteError } from '../../core/errors.js';
-import { pycFormat, type PycFormat } from './pyc-magic.js';
+import { pycFormat, pycFormatName, type PycFormat } from './pyc-magic.js';
 import { sipHash } from './sip-hash.js';
 
 /**
@@ -37,7 +37,10 @@ export function readPycHeader(bytes: Uint8Array): PycHeader {
   const format = pycFormat(magicWord);
   if (format === undefined) {
     const hex = view.subarray(0, 4).toString('hex');
-    throw new RewriteError('unknown-magic', `pyc magic ${hex} is not that of CPython 3.6-3.14`);
+    throw new RewriteError(
+      'unknown-magic',
+      `pyc magic ${hex} is not that of CPython 3.6-3.14 or PyPy 3.9-3.11`,
+    );
   }
   if (bytes.length < format.headerSize) {
     throw new RewriteError(
@@ -63,7 +66,7 @@ export function pycSourceHash(header: PycHeader, source: Uint8Array): Buffer {
   if (rounds === undefined) {
     throw new RewriteError(
       'corrupt',
-      `corrupt pyc: no hash-based pycs in ${header.format.version}`,
+      `corrupt pyc: no hash-based pycs in ${pycFormatName(header.format)}`,
     );
   }
   return sipHash(rounds.c, rounds.d, [0, header.magicWord], [0, 0], source);
@@ -88,4 +91,18 @@ export function stampSource(
     out.writeUInt32LE(source.length % 0x100000000, size - 4);
   }
   return out.equals(old) ? undefined : out;
+}
+
+/**
+ * The invalidation mode a pyc's header asks for (the PEP 552 flags word: 0 timestamp, 1
+ * unchecked hash, 3 checked hash), read even when its magic is unknown, so that a pyc compiled
+ * again keeps it. A header that has no such word, or another value there, gives 0: py_compile's
+ * default.
+ */
+export function pycInvalidation(bytes: Uint8Array): 0 | 1 | 3 {
+  if (bytes.length < 16) return 0;
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (pycFormat(view.readUInt32LE(0))?.headerSize === 12) return 0; // 3.6: an mtime is there
+  const flags = view.readUInt32LE(4);
+  return flags === 1 || flags === 3 ? flags : 0;
 }

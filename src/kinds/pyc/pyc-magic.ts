@@ -1,5 +1,5 @@
 /**
- * The pyc formats we know, one per CPython minor version, keyed by magic number.
+ * The pyc formats we know, keyed by magic number: one per CPython minor version, and PyPy's.
  *
  * Only the magic of each final release is listed (Include/internal/pycore_magic_number.h, or
  * Lib/importlib/_bootstrap_external.py before 3.13). Pre-release magics are left out on purpose:
@@ -13,11 +13,13 @@ export interface SipRounds {
   readonly d: number;
 }
 
-/** How one CPython version lays out a pyc. */
+/** How one CPython version, or one PyPy release series, lays out a pyc. */
 export interface PycFormat {
   /** The 16-bit magic number (the pyc starts with it, little-endian, then `\r\n`). */
   readonly magic: number;
-  /** CPython minor version, e.g. "3.11". */
+  /** The interpreter that writes it. */
+  readonly implementation: 'cpython' | 'pypy';
+  /** The Python minor version it implements, e.g. "3.11". */
   readonly version: string;
   /** 12 bytes up to 3.6 (magic, mtime, size); 16 from 3.7 on (PEP 552 added a flags word). */
   readonly headerSize: 12 | 16;
@@ -49,6 +51,13 @@ const CODE_38 = 'iiiiii' + 'btnnnnss' + 'i' + 'b';
 // Unchanged through 3.14.
 const CODE_311 = 'iiiii' + 'btnnbsss' + 'i' + 'bb';
 
+// PyPy keeps the 3.8 layout after 3.10 (pypy/objspace/std/marshal_impl.py, marshal_pycode and
+// unmarshal_pycode, read at each release tag): PyPy 3.11 has no localsplus fields. It added
+// co_qualname after co_name in 7.3.19 (commit a7b5e0e797c, "gh-5203", magic 416), and
+// co_exceptiontable after co_linetable in 7.3.23 (commit 3bcbb9dd556, magic 432).
+const CODE_PYPY_311_QUALNAME = 'iiiiii' + 'btnnnnsss' + 'i' + 'b';
+const CODE_PYPY_311_EXCEPTIONS = 'iiiiii' + 'btnnnnsss' + 'i' + 'bb';
+
 const SIP24: SipRounds = { c: 2, d: 4 };
 const SIP13: SipRounds = { c: 1, d: 3 };
 
@@ -60,7 +69,17 @@ function format(
   keyedHash: SipRounds | undefined,
   slices = false,
 ): PycFormat {
-  return { magic, version, headerSize, codeFields, slices, keyedHash };
+  return { magic, implementation: 'cpython', version, headerSize, codeFields, slices, keyedHash };
+}
+
+/**
+ * A PyPy 3 format. PyPy's magic is `pypy_incremental_magic` (pypy/interpreter/pycode.py, below
+ * 3000 so that it is never a CPython one), bumped by 16 at each change. Its importlib is
+ * CPython's: the 16-byte header of PEP 552. Its `_imp.source_hash` is SipHash-2-4 keyed by the
+ * magic word in every version, 3.11 included (pypy/module/imp/interp_imp.py, siphash24_with_key).
+ */
+function pypy(magic: number, version: string, codeFields: string): PycFormat {
+  return { ...format(magic, version, 16, codeFields, SIP24), implementation: 'pypy' };
 }
 
 const FORMATS: readonly PycFormat[] = [
@@ -75,6 +94,13 @@ const FORMATS: readonly PycFormat[] = [
   // 3.14.0rc3 bumped the magic one last time (python/cpython#138363); 3.14.0 final kept 3627.
   // 3.14 is marshal version 5: TYPE_SLICE.
   format(3627, '3.14', 16, CODE_311, SIP13, true),
+  // PyPy's released magics, from pypy/interpreter/pycode.py at each release-pypy3.X-v7.3.Y tag.
+  pypy(320, '3.9', CODE_38), // 7.3.8
+  pypy(336, '3.9', CODE_38), // 7.3.9-7.3.16 (Debian 12's pypy3 7.3.11)
+  pypy(384, '3.10', CODE_38), // 7.3.12-7.3.19
+  pypy(400, '3.11', CODE_38), // 7.3.18
+  pypy(416, '3.11', CODE_PYPY_311_QUALNAME), // 7.3.19-7.3.22
+  pypy(432, '3.11', CODE_PYPY_311_EXCEPTIONS), // 7.3.23
 ];
 
 const BY_MAGIC = new Map<number, PycFormat>(FORMATS.map((f) => [f.magic, f]));
@@ -96,9 +122,14 @@ export function pycFormat(magic: number): PycFormat | undefined {
   return m === undefined ? undefined : BY_MAGIC.get(m);
 }
 
-/** The CPython minor version ("3.11") a pyc magic belongs to, or undefined. */
+/** The Python minor version ("3.11") a pyc magic belongs to, or undefined. */
 export function pycVersion(magic: number): string | undefined {
   return pycFormat(magic)?.version;
+}
+
+/** "CPython 3.11", "PyPy 3.9": whose a format is, for messages. */
+export function pycFormatName(f: PycFormat): string {
+  return `${f.implementation === 'pypy' ? 'PyPy' : 'CPython'} ${f.version}`;
 }
 
 /** Every known format, oldest first. */

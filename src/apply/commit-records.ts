@@ -1,3 +1,4 @@
+import { markCommitted } from '../core/commit-point.js';
 import { bytesToUtf8, toBytes, type ByteString } from '../core/path-boundary.js';
 import { applyJournal } from './apply-journal.js';
 import { JOURNAL_NAME, type JournalHeader, type JournalRecord } from './journal-format.js';
@@ -16,6 +17,7 @@ export function commitRecords(
   records: readonly JournalRecord[],
 ): void {
   writeJournal(rootAbs, header, records);
+  markCommitted();
   applyJournal(rootAbs, records);
   removeJournal(
     toBytes(`${rootAbs}/${JOURNAL_NAME}`),

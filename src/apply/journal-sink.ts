@@ -3,6 +3,7 @@ import { VenvToolsError } from '../core/errors.js';
 import type { FileKind } from '../kinds/file-kind.js';
 import { type ByteString } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
+import { markCommitted } from '../core/commit-point.js';
 import { EditLog } from '../plan/edit-log.js';
 import { PYC_HEADER_MAX } from '../kinds/pyc/pyc-header.js';
 import { type JournalHeader, type JournalRecord } from './journal-format.js';
@@ -126,6 +127,7 @@ export class JournalSink implements EditSink {
     w.commit();
     trace('committed');
     this.committed = true;
+    markCommitted();
     this.timings.journal += performance.now() - t;
     t = performance.now();
     const bounds = w.chunks();

@@ -3,9 +3,17 @@
  * A leaf: the parsers import it, and it imports neither of them.
  */
 
+/** What every command takes besides its own options: how much it prints. */
+export interface OutputOptions {
+  /** `--quiet`: nothing on stdout on success (warnings and errors still go to stderr). */
+  readonly quiet: boolean;
+  /** False with `--no-progress` (NO_COLOR, CI and a stderr that is not a terminal also turn it off). */
+  readonly progress: boolean;
+}
+
 /** What the command line asked for; the CLI's only input. */
 export type CliRequest =
-  | {
+  | (OutputOptions & {
       readonly mode: 'compat';
       readonly path: string;
       readonly updatePath: string | undefined;
@@ -16,8 +24,10 @@ export type CliRequest =
       readonly strict: boolean;
       /** Remove a sourceless pyc that cannot be rewritten rather than refuse the run. */
       readonly dropUnreadablePycs: boolean;
-    }
-  | {
+      /** One JSON document on stdout instead of virtualenv-tools' lines (an addition of ours). */
+      readonly json: boolean;
+    })
+  | (OutputOptions & {
       readonly mode: 'relocate';
       readonly path: string;
       readonly to: string;
@@ -31,8 +41,8 @@ export type CliRequest =
       readonly verbose: boolean;
       readonly strict: boolean;
       readonly dropUnreadablePycs: boolean;
-    }
-  | {
+    })
+  | (OutputOptions & {
       readonly mode: 'reinit';
       readonly path: string;
       readonly python: string | undefined;
@@ -40,8 +50,8 @@ export type CliRequest =
       readonly dryRun: boolean;
       readonly diff: boolean;
       readonly json: boolean;
-    }
-  | {
+    })
+  | (OutputOptions & {
       readonly mode: 'pack';
       readonly path: string;
       readonly output: string;
@@ -49,8 +59,8 @@ export type CliRequest =
       readonly format: 'tar' | 'tar.gz' | 'tar.zst' | undefined;
       readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
-    }
-  | {
+    })
+  | (OutputOptions & {
       readonly mode: 'unpack';
       readonly archive: string;
       readonly dest: string;
@@ -59,29 +69,38 @@ export type CliRequest =
       readonly python: string | undefined;
       readonly dropUnreadablePycs: boolean;
       readonly json: boolean;
-    }
-  | { readonly mode: 'scan'; readonly path: string; readonly json: boolean }
-  | {
+    })
+  | (OutputOptions & {
+      readonly mode: 'scan';
+      readonly path: string;
+      readonly json: boolean;
+      /** List every file a relocation would rewrite, not only the summary. */
+      readonly verbose: boolean;
+    })
+  | (OutputOptions & {
       readonly mode: 'verify';
       readonly path: string;
       readonly json: boolean;
       /** Also check that nothing pins the venv to its path (make-relocatable). */
       readonly relocatable: boolean;
-    }
-  | {
+    })
+  | (OutputOptions & {
       readonly mode: 'make-relocatable';
       readonly path: string;
       readonly dryRun: boolean;
       readonly diff: boolean;
       readonly json: boolean;
-    }
+    })
   | { readonly mode: 'output'; readonly text: string };
 
 /** A usage error: exit 2, with the message and a pointer to --help. */
 export class UsageError extends Error {
-  constructor(message: string) {
+  /** Usage lines to print before the message (a bare `venv-tools`, as argparse prints them). */
+  readonly usage: string | undefined;
+  constructor(message: string, usage?: string) {
     super(message);
     this.name = 'UsageError';
+    this.usage = usage;
   }
 }
 

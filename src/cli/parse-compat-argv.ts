@@ -7,11 +7,20 @@
  * parses, and words the error for, every unusual argv exactly as before.
  */
 import type { CliRequest } from './cli-request.js';
+import { checkCompatJson } from './check-argv.js';
 
 type CompatRequest = Extract<CliRequest, { mode: 'compat' }>;
 
 const STRING_OPTIONS = new Set(['update-path', 'python']);
-const BOOLEAN_OPTIONS = new Set(['reinitialize', 'verbose', 'strict', 'drop-unreadable-pycs']);
+const BOOLEAN_OPTIONS = new Set([
+  'reinitialize',
+  'verbose',
+  'strict',
+  'json',
+  'quiet',
+  'no-progress',
+  'drop-unreadable-pycs',
+]);
 
 /**
  * The request for a compatible argv that this parser is sure yargs would read the same way,
@@ -66,7 +75,7 @@ export function parseCompatArgv(argv: readonly string[]): CompatRequest | undefi
   const updatePath = strings.get('update-path');
   // Without either flag this is not the compatible form at all (the caller checks first).
   if (updatePath === undefined && !booleans.has('reinitialize')) return undefined;
-  return {
+  const request = {
     mode: 'compat',
     path: positionals[0] ?? '.',
     updatePath,
@@ -75,5 +84,10 @@ export function parseCompatArgv(argv: readonly string[]): CompatRequest | undefi
     verbose: booleans.has('verbose'),
     strict: booleans.has('strict'),
     dropUnreadablePycs: booleans.has('drop-unreadable-pycs'),
-  };
+    json: booleans.has('json'),
+    quiet: booleans.has('quiet'),
+    progress: !booleans.has('no-progress'),
+  } as const;
+  checkCompatJson(request);
+  return request;
 }

@@ -61,6 +61,15 @@ export interface OpenOptions {
 
 /** Resolve PATH to an absolute byte string, refusing `/` (also through a symlink). */
 export function resolveVenvRoot(given: string): ByteString {
+  // An unset shell variable ("$VENV") gives ''; it must never mean the current folder.
+  if (given === '') {
+    throw new VenvToolsError(
+      'NOT_A_VENV',
+      "the venv's path is empty ('')",
+      given,
+      "name the venv's folder; '.' is the current one",
+    );
+  }
   const abs = utf8ToBytes(resolvePath(given));
   if (abs === '/' || realOrSelf(abs) === '/') {
     throw new VenvToolsError(

@@ -14,6 +14,7 @@ import { readCfgFile, readInterpreterBinary } from '../reinit/reinit-inputs.js';
 import { pickInterpreter } from '../reinit/pick-interpreter.js';
 import { commitRecords } from '../apply/commit-records.js';
 import { type OpenedVenv, openVenv } from './open-venv.js';
+import { COMMIT_POINT, finish, type Steps } from '../core/commit-point.js';
 
 export interface ReinitOptions {
   /** The venv as the user gave it (echoed in messages). */
@@ -34,6 +35,14 @@ export interface ReinitOptions {
  * journal and run the venv's python to check the result.
  */
 export function reinitialize(opts: ReinitOptions): ReinitReport {
+  return finish(reinitializeSteps(opts));
+}
+
+/**
+ * reinitialize() as steps: it yields once, at its commit point, when everything is planned and
+ * nothing changed (core/commit-point.ts); a dry run, or a venv already up to date, never does.
+ */
+export function* reinitializeSteps(opts: ReinitOptions): Steps<ReinitReport> {
   // A dry run plans on the venv as it is, and says so when an interrupted run's journal waits:
   // a real run finishes that first, so the plan may change.
   const venv = openVenv(opts.path, {
@@ -42,13 +51,13 @@ export function reinitialize(opts: ReinitOptions): ReinitReport {
     evidence: false,
   });
   try {
-    return reinitOpened(venv, opts);
+    return yield* reinitOpened(venv, opts);
   } finally {
     venv.release();
   }
 }
 
-function reinitOpened(venv: OpenedVenv, opts: ReinitOptions): ReinitReport {
+function* reinitOpened(venv: OpenedVenv, opts: ReinitOptions): Steps<ReinitReport> {
   const env = opts.env ?? process.env;
   const { root, layout } = venv;
   const warnings: ReinitWarning[] = [];
@@ -73,6 +82,7 @@ function reinitOpened(venv: OpenedVenv, opts: ReinitOptions): ReinitReport {
     version,
     python: opts.python,
     force: opts.force === true,
+    dryRun: opts.dryRun === true,
     env,
   });
   const { info, linkTarget } = picked;
@@ -112,6 +122,7 @@ function reinitOpened(venv: OpenedVenv, opts: ReinitOptions): ReinitReport {
   if (opts.dryRun !== true) {
     status = plan.records.length === 0 ? 'up-to-date' : 'reinitialized';
     if (plan.records.length > 0) {
+      yield COMMIT_POINT;
       const oldHome = parsePyvenvCfg(fromBytes(cfg.bytes)).get('home') ?? '';
       commitRecords(
         root,

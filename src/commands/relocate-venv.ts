@@ -8,7 +8,8 @@ import { toBytes, type ByteString } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
 import type { Warning } from '../core/warning.js';
 import { baseReport, emptyTimings, type RelocationResult } from '../relocate/relocation-report.js';
-import { runRelocation } from '../relocate/run-relocation.js';
+import { runRelocationSteps } from '../relocate/run-relocation.js';
+import { finish, type Steps } from '../core/commit-point.js';
 import { checkInterpreter } from '../scan/check-interpreter.js';
 import {
   checkFoundOld,
@@ -75,6 +76,15 @@ export interface RelocateOptions {
  * too: `/` and system folders are refused (scan/check-locations.ts).
  */
 export function relocate(opts: RelocateOptions): RelocationResult {
+  return finish(relocateSteps(opts));
+}
+
+/**
+ * relocate() as steps: it yields once, at the commit point, when every file is planned and
+ * nothing is changed yet, so that the command can stop it there (core/commit-point.ts). A dry
+ * run, or a venv already up to date, never yields.
+ */
+export function* relocateSteps(opts: RelocateOptions): Steps<RelocationResult> {
   trace('relocate');
   const t0 = performance.now();
   const given = checkLocations({
@@ -93,7 +103,7 @@ export function relocate(opts: RelocateOptions): RelocationResult {
     deep: (cheap) => given.from === undefined && !cheap.some((e) => e.location !== given.to),
   });
   try {
-    return relocateOpened(venv, given, opts, t0);
+    return yield* relocateOpenedSteps(venv, given, opts, t0);
   } finally {
     venv.release();
   }
@@ -106,15 +116,27 @@ export function relocate(opts: RelocateOptions): RelocationResult {
 export function relocateOpened(
   venv: OpenedVenv,
   given: CheckedLocations,
-  opts: Pick<
-    RelocateOptions,
-    'from' | 'forceFrom' | 'dryRun' | 'dropUnreadablePycs' | 'threads' | 'onProgress'
-  > & {
-    /** Scan's dry run: list a pyc a relocation would refuse, rather than fail on it. */
-    readonly listRefusedPycs?: boolean;
-  },
+  opts: OpenedOptions,
   t0 = performance.now(),
 ): RelocationResult {
+  return finish(relocateOpenedSteps(venv, given, opts, t0));
+}
+
+/** What relocateOpened and relocateSteps pass on to a run. */
+type OpenedOptions = Pick<
+  RelocateOptions,
+  'from' | 'forceFrom' | 'dryRun' | 'dropUnreadablePycs' | 'threads' | 'onProgress'
+> & {
+  /** Scan's dry run: list a pyc a relocation would refuse, rather than fail on it. */
+  readonly listRefusedPycs?: boolean;
+};
+
+function* relocateOpenedSteps(
+  venv: OpenedVenv,
+  given: CheckedLocations,
+  opts: OpenedOptions,
+  t0: number,
+): Steps<RelocationResult> {
   const timings = emptyTimings();
   const target = given.to;
   const note = relocatableNote(venv);
@@ -137,7 +159,7 @@ export function relocateOpened(
       plan: undefined,
     };
   }
-  return runRelocation({
+  return yield* runRelocationSteps({
     venv,
     old,
     target,

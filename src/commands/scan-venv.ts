@@ -76,7 +76,7 @@ function plannedFiles(
   old: string,
   to: string,
   onProgress: ScanOptions['onProgress'],
-): { report: RelocationReport; files: ScannedFile[] } {
+): { report: RelocationReport; files: ScannedFile[]; bytes: number } {
   const given = checkLocations({ path: venv.path, to, toFlag: '--to', from: old, maps: [] });
   const { report, plan } = relocateOpened(venv, given, {
     from: old,
@@ -88,13 +88,15 @@ function plannedFiles(
     from: utf8ToBytes(m.from),
     to: utf8ToBytes(m.to),
   }));
-  const files = (plan?.edits ?? []).map((e) => ({
+  const edits = plan?.edits ?? [];
+  const files = edits.map((e) => ({
     path: bytesToUtf8(e.rel),
     kind: e.kind,
     letter: KIND_LETTER[e.kind],
     names: mappedNamedBy(e, mapped).length > 0,
   }));
-  return { report, files };
+  const bytes = edits.reduce((n, e) => n + (e.op === 'write' ? e.bytes.length : 0), 0);
+  return { report, files, bytes };
 }
 
 /** Describe a venv and every file that names its recorded location; changes nothing. */
@@ -137,10 +139,11 @@ function scanOpened(venv: OpenedVenv, opts: ScanOptions, t0: number): ScanReport
   }
 
   let files: ScannedFile[] = [];
+  let rewriteBytes = 0;
   let report: RelocationReport | undefined;
   if (old !== null && to !== undefined) {
     try {
-      ({ report, files } = plannedFiles(venv, old, to, opts.onProgress));
+      ({ report, files, bytes: rewriteBytes } = plannedFiles(venv, old, to, opts.onProgress));
     } catch (err) {
       // A file the planner cannot rewrite, or a location a relocation refuses (the files of a
       // venv that `--update-path /` damaged name /): scan still describes the venv, and says so.
@@ -187,6 +190,7 @@ function scanOpened(venv: OpenedVenv, opts: ScanOptions, t0: number): ScanReport
     locations,
     files,
     counts,
+    rewriteBytes,
     binaries: report?.binaries ?? [],
     droppedPycs: report?.droppedPycs ?? [],
     mappings: moved && report !== undefined ? report.mappings : [],

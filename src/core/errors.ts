@@ -21,15 +21,22 @@ export type ErrorCode =
   /** unpack's destination exists and is not an empty folder (see --force). */
   | 'DEST_EXISTS';
 
-/** A problem the user can fix; its message names the file and the next step. */
+/**
+ * A problem the user can fix; its message names the file and the next step. Where the message
+ * is virtualenv-tools' own (`PATH is not a virtualenv: not a directory: X`, which deploy
+ * scripts match word for word), `hint` says in plain words what is wrong and what to do: `X
+ * does not exist`, or the venv that lies below X.
+ */
 export class VenvToolsError extends Error {
   readonly code: ErrorCode;
   readonly path: string | undefined;
-  constructor(code: ErrorCode, message: string, path?: string) {
+  readonly hint: string | undefined;
+  constructor(code: ErrorCode, message: string, path?: string, hint?: string) {
     super(message);
     this.name = 'VenvToolsError';
     this.code = code;
     this.path = path;
+    this.hint = hint;
   }
 }
 

@@ -12,7 +12,8 @@
  * concurrency tests: `KILL` sends the process SIGKILL instead of making the call, `KILL-AFTER`
  * makes the call and then does (so a write lands, and the truncate and times after it do not:
  * a torn file), and `STOP` sends it SIGSTOP, then makes the call once it is continued (a run
- * frozen while it holds the lock).
+ * frozen while it holds the lock). `SIGINT` and `SIGTERM` send the process that signal, then
+ * make the call: a Ctrl-C or a `kill` that arrives at that exact point of a run.
  */
 import { fs, type Fs } from './fs.js';
 
@@ -65,6 +66,10 @@ export function installFaults(spec: string): void {
       r.times--;
       if (r.errno === 'KILL') process.kill(process.pid, 'SIGKILL');
       if (r.errno === 'KILL-AFTER') return true;
+      if (r.errno === 'SIGINT' || r.errno === 'SIGTERM') {
+        process.kill(process.pid, r.errno);
+        return false;
+      }
       if (r.errno === 'STOP') {
         r.times = 0; // once: the continued run goes on undisturbed
         process.kill(process.pid, 'SIGSTOP');

@@ -51,6 +51,8 @@ export function checkVersionMatch(
     readonly shownExe: string;
     readonly libDir: string;
     readonly force: boolean;
+    /** A dry run: the warning says what a real run would do. */
+    readonly dryRun?: boolean;
   },
 ): string | undefined {
   const sameImpl = info.implementation === venv.implementation;
@@ -61,7 +63,8 @@ export function checkVersionMatch(
     ? `its compiled extensions are built for ${venv.majorMinor} and would not load, and ${info.majorMinor} does not look for packages in ${ctx.libDir}`
     : `its packages and compiled extensions are built for ${implName(venv.implementation)}`;
   if (ctx.force) {
-    return `--force: re-pointed ${ctx.shownVenv} (${ours}) at ${ctx.shownExe} (${theirs}); ${why}`;
+    const done = ctx.dryRun === true ? 'a real run would re-point' : 're-pointed';
+    return `--force: ${done} ${ctx.shownVenv} (${ours}) at ${ctx.shownExe} (${theirs}); ${why}`;
   }
   throw new VenvToolsError(
     'REINIT',

@@ -37,6 +37,8 @@ export interface PickRequest {
   /** `--python EXE`, as given. */
   readonly python: string | undefined;
   readonly force: boolean;
+  /** A dry run: the warnings say what would be done, not what was. */
+  readonly dryRun?: boolean;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -84,6 +86,7 @@ export function pickInterpreter(req: PickRequest): PickedInterpreter {
     shownExe: exeShown,
     libDir: layout.libDir,
     force: req.force,
+    dryRun: req.dryRun === true,
   });
   if (mismatch !== undefined) warnings.push({ code: 'FORCED_VERSION', message: mismatch });
   // bin/python links to the interpreter as found, so that the distribution's own updates
@@ -95,7 +98,7 @@ export function pickInterpreter(req: PickRequest): PickedInterpreter {
     linkTarget = info.executable;
     warnings.push({
       code: 'LINK_TARGET_RESOLVED',
-      message: `${foundShown} is not the interpreter itself but runs ${bytesToUtf8(info.executable)} (a wrapper such as a pyenv shim); the venv links to ${bytesToUtf8(info.executable)}`,
+      message: `${foundShown} is not the interpreter itself but runs ${bytesToUtf8(info.executable)} (a wrapper such as a pyenv shim); the venv ${req.dryRun === true ? 'would link' : 'links'} to ${bytesToUtf8(info.executable)}`,
       path: foundShown,
     });
   }

@@ -10,6 +10,7 @@ import type { Recovery } from '../apply/recover-journal.js';
 import { JournalSink } from '../apply/journal-sink.js';
 import { bytesToUtf8, type ByteString, type Mapping } from '../core/path-boundary.js';
 import { trace } from '../core/trace.js';
+import { COMMIT_POINT, finish, type Steps } from '../core/commit-point.js';
 import type { Warning } from '../core/warning.js';
 import { KIND_LETTER, type FileKind } from '../kinds/file-kind.js';
 import {
@@ -68,6 +69,14 @@ export interface RunRequest {
 
 /** Relocate `req.venv` from `req.old` to `req.target` (see the file comment). */
 export function runRelocation(req: RunRequest): RelocationResult {
+  return finish(runRelocationSteps(req));
+}
+
+/**
+ * runRelocation() as steps: it yields once, at the commit point, when every file is planned and
+ * the journal is written but not committed (core/commit-point.ts); a dry run never does.
+ */
+export function* runRelocationSteps(req: RunRequest): Steps<RelocationResult> {
   const { venv, old, target, timings } = req;
   // The second planning thread boots (about 0.1-0.2 s) while this one walks the venv. planTree
   // lets it go if the venv is small, and so does the `finally` below if the run ends first.
@@ -113,6 +122,7 @@ export function runRelocation(req: RunRequest): RelocationResult {
       if (sink instanceof JournalSink) {
         // This thread appended its own edits to the journal while planning: journal time.
         timings.plan = Math.max(0, timings.plan - sink.appendMs);
+        yield COMMIT_POINT;
         const jobs = dropped.flatMap((d) =>
           d.job === undefined ? [] : [{ rel: d.rel, job: d.job }],
         );

@@ -31,6 +31,11 @@ function head(command: Command): { command: Command; schemaVersion: number } {
 
 const orNull = <T extends Json>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+/** A duration in milliseconds, rounded to 0.1 ms: `152.9`, never `152.90297599999997`. */
+export function ms(v: number): number {
+  return Math.round(v * 10) / 10;
+}
+
 function layoutJson(l: Layout): Json {
   return {
     binDir: l.binDir,
@@ -124,12 +129,12 @@ export function relocateJson(r: RelocationReport, diff?: readonly string[]): Jso
     warnings: warningsJson(r.warnings),
     stats: statsJson(r.stats),
     timings: {
-      walk: r.timings.walk,
-      search: r.timings.search,
-      plan: r.timings.plan,
-      journal: r.timings.journal,
-      apply: r.timings.apply,
-      total: r.timings.total,
+      walk: ms(r.timings.walk),
+      search: ms(r.timings.search),
+      plan: ms(r.timings.plan),
+      journal: ms(r.timings.journal),
+      apply: ms(r.timings.apply),
+      total: ms(r.timings.total),
     },
     ...(diff === undefined ? {} : { diff: diff.join('\n') }),
   };
@@ -211,18 +216,18 @@ export function scanJson(r: ScanReport): Json {
     recovered: recoveredJson(r.recovered),
     stats: statsJson(r.stats),
     timings: {
-      walk: r.timings.walk,
-      search: r.timings.search,
-      plan: r.timings.plan,
-      total: r.timings.total,
+      walk: ms(r.timings.walk),
+      search: ms(r.timings.search),
+      plan: ms(r.timings.plan),
+      total: ms(r.timings.total),
     },
   };
 }
 
 /** `verify --json`. */
 export function verifyJson(r: VerifyReport): Json {
-  const timings: { [k: string]: Json } = { total: r.timings.total };
-  for (const c of r.checks) timings[c.name] = r.timings[c.name];
+  const timings: { [k: string]: Json } = { total: ms(r.timings.total) };
+  for (const c of r.checks) timings[c.name] = ms(r.timings[c.name]);
   return {
     ...head('verify'),
     path: r.path,
@@ -275,10 +280,10 @@ export function makeRelocatableJson(r: MakeRelocatableReport, diff?: readonly st
     recovered: recoveredJson(r.recovered),
     ...(diff === undefined ? {} : { diff: diff.join('\n') }),
     timings: {
-      search: r.timings.search,
-      plan: r.timings.plan,
-      apply: r.timings.apply,
-      total: r.timings.total,
+      search: ms(r.timings.search),
+      plan: ms(r.timings.plan),
+      apply: ms(r.timings.apply),
+      total: ms(r.timings.total),
     },
   };
 }
@@ -287,6 +292,6 @@ export function makeRelocatableJson(r: MakeRelocatableReport, diff?: readonly st
 export function errorJson(command: Command, e: VenvToolsError): Json {
   return {
     ...head(command),
-    error: { code: e.code, message: e.message, path: orNull(e.path) },
+    error: { code: e.code, message: e.message, path: orNull(e.path), hint: orNull(e.hint) },
   };
 }

@@ -28,6 +28,8 @@ export interface ScanReport {
   readonly locations: readonly LocationReport[];
   readonly files: readonly ScannedFile[];
   readonly counts: Partial<Record<FileKind, number>>;
+  /** The bytes a relocation would write into those files (their new contents). */
+  readonly rewriteBytes: number;
   readonly binaries: RelocationReport['binaries'];
   /** Pycs a relocation could not rewrite, and what it would do with each (or refuse). */
   readonly droppedPycs: RelocationReport['droppedPycs'];

@@ -5,6 +5,7 @@
  * contradict `--from`. Each refusal names the location, the override flag where one is safe,
  * and the next step.
  */
+import { resolve } from 'node:path';
 import { VenvToolsError } from '../core/errors.js';
 import { normalizeLocation } from '../core/normalize-location.js';
 import { bytesToUtf8, utf8ToBytes, type ByteString, type Mapping } from '../core/path-boundary.js';
@@ -14,11 +15,20 @@ import { type Evidence } from './evidence.js';
 import { suggestOldPrefix } from './suggest-old-prefix.js';
 import type { Warning } from '../core/warning.js';
 
-/** Check that a user-given path is absolute; the message is virtualenv-tools'. */
-export function requireAbsolute(p: string, flag = '--update-path'): void {
-  if (!p.startsWith('/')) {
-    throw new VenvToolsError('NOT_ABSOLUTE', `${flag} must be absolute: ${p}`, p);
-  }
+/**
+ * Check that a user-given path is absolute; the message is virtualenv-tools', and the hint
+ * gives the absolute form, and for the new location (`venvPath` given: `--to` and
+ * `--update-path` take `auto`) the `auto` form too.
+ */
+export function requireAbsolute(p: string, flag = '--update-path', venvPath?: string): void {
+  if (p.startsWith('/')) return;
+  const here = venvPath === undefined ? undefined : resolve(venvPath);
+  const auto = here === undefined ? '' : `${flag} auto for where the venv stands (${here})`;
+  let hint: string;
+  if (p === '') hint = auto === '' ? 'name the location' : `name the new location, or use ${auto}`;
+  else if (resolve(p) === here) hint = `use ${flag} auto, or the absolute form ${flag} ${here}`;
+  else hint = `use the absolute form, ${flag} ${resolve(p)}${auto === '' ? '' : `, or ${auto}`}`;
+  throw new VenvToolsError('NOT_ABSOLUTE', `${flag} must be absolute: ${p}`, p, hint);
 }
 
 /** The locations as the user gave them. */
@@ -60,7 +70,8 @@ function refuse(message: string, location: string): VenvToolsError {
 export function checkLocations(given: GivenLocations): CheckedLocations {
   const warnings: Warning[] = [];
   const normal = (value: string, flag: string, shown = `${flag} ${value}`): string => {
-    requireAbsolute(value, flag);
+    // `auto` is for the new location alone.
+    requireAbsolute(value, flag, flag === given.toFlag ? given.path : undefined);
     const n = normalizeLocation(value);
     if (n !== value) {
       warnings.push({

@@ -1,6 +1,7 @@
 import { fs } from '../core/fs.js';
 import { VenvToolsError } from '../core/errors.js';
 import { parsePyvenvCfg } from '../kinds/pyvenv-cfg.js';
+import { explainNotAVenv } from './explain-not-a-venv.js';
 
 /** What the scanner knows about a venv's shape. Paths are relative to the venv root. */
 export interface Layout {
@@ -43,9 +44,20 @@ export function joinAsGiven(given: string, rel: string): string {
   return given.endsWith('/') ? given + rel : `${given}/${rel}`;
 }
 
-function notAVenv(given: string, what: 'directory' | 'file', rel: string): VenvToolsError {
+/** virtualenv-tools' message for the first missing piece, and ours in plain words (the hint). */
+function notAVenv(
+  given: string,
+  abs: string,
+  what: 'directory' | 'file',
+  rel: string,
+): VenvToolsError {
   const p = joinAsGiven(given, rel);
-  return new VenvToolsError('NOT_A_VENV', `${given} is not a virtualenv: not a ${what}: ${p}`, p);
+  return new VenvToolsError(
+    'NOT_A_VENV',
+    `${given} is not a virtualenv: not a ${what}: ${p}`,
+    p,
+    explainNotAVenv(given, abs, rel),
+  );
 }
 
 /**
@@ -59,26 +71,27 @@ export function detectLayout(given: string, abs: string): Layout {
       'NOT_A_VENV',
       `${given} is not a virtualenv: not a directory: ${given}`,
       given,
+      explainNotAVenv(given, abs, ''),
     );
   }
   for (const dir of ['bin', 'lib']) {
-    if (!isDir(`${abs}/${dir}`)) throw notAVenv(given, 'directory', dir);
+    if (!isDir(`${abs}/${dir}`)) throw notAVenv(given, abs, 'directory', dir);
   }
   let names: string[];
   try {
     names = fs.readdirSync(`${abs}/lib`);
   } catch {
-    throw notAVenv(given, 'directory', 'lib');
+    throw notAVenv(given, abs, 'directory', 'lib');
   }
   const libs = names.filter((n) => /^(python|pypy)\d+\.\d+$/.test(n) && isDir(`${abs}/lib/${n}`));
   const lib = libs.length === 1 ? libs[0] : undefined;
-  if (lib === undefined) throw notAVenv(given, 'directory', 'lib/python#.#');
+  if (lib === undefined) throw notAVenv(given, abs, 'directory', 'lib/python#.#');
   const libDir = `lib/${lib}`;
   const sitePackages = `${libDir}/site-packages`;
-  if (!isDir(`${abs}/${sitePackages}`)) throw notAVenv(given, 'directory', sitePackages);
+  if (!isDir(`${abs}/${sitePackages}`)) throw notAVenv(given, abs, 'directory', sitePackages);
   const hasPyvenvCfg = isFile(`${abs}/pyvenv.cfg`);
   if (!hasPyvenvCfg && !isFile(`${abs}/bin/activate`))
-    throw notAVenv(given, 'file', 'bin/activate');
+    throw notAVenv(given, abs, 'file', 'bin/activate');
 
   let creator = hasPyvenvCfg ? 'venv' : 'legacy-virtualenv';
   let creatorVersion: string | undefined;

@@ -10,9 +10,15 @@ const compat = (over: Record<string, unknown>) => ({
   python: undefined,
   verbose: false,
   strict: false,
+  json: false,
+  quiet: false,
+  progress: true,
   dropUnreadablePycs: false,
   ...over,
 });
+
+/** --quiet and --no-progress, unset. */
+const OUT = { quiet: false, progress: true };
 
 const table: Array<[string[], Record<string, unknown>]> = [
   [['--update-path', '/srv/x'], compat({ updatePath: '/srv/x' })],
@@ -44,6 +50,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['relocate', './venv', '--to', '/srv/a/venv'],
     {
       mode: 'relocate',
+      ...OUT,
       path: './venv',
       to: '/srv/a/venv',
       from: undefined,
@@ -71,6 +78,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ],
     {
       mode: 'relocate',
+      ...OUT,
       path: '.',
       to: '/srv/a',
       from: '/b',
@@ -91,6 +99,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['relocate', 'v', '--to', '/srv/a', '--dry-run', '--diff'],
     {
       mode: 'relocate',
+      ...OUT,
       path: 'v',
       to: '/srv/a',
       from: undefined,
@@ -108,6 +117,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['reinit', 'v', '--dry-run', '--diff', '--json', '--python', 'python3.11'],
     {
       mode: 'reinit',
+      ...OUT,
       path: 'v',
       python: 'python3.11',
       force: false,
@@ -120,6 +130,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['relocate', 'v', '--to', '/srv/a', '--from', '/b', '--force-from', '--strict', '--json'],
     {
       mode: 'relocate',
+      ...OUT,
       path: 'v',
       to: '/srv/a',
       from: '/b',
@@ -149,6 +160,7 @@ const table: Array<[string[], Record<string, unknown>]> = [
     ['relocate', 'v', '--to', '/srv/a', '--drop-unreadable-pycs'],
     {
       mode: 'relocate',
+      ...OUT,
       path: 'v',
       to: '/srv/a',
       from: undefined,
@@ -162,27 +174,70 @@ const table: Array<[string[], Record<string, unknown>]> = [
       dropUnreadablePycs: true,
     },
   ],
-  [['scan'], { mode: 'scan', path: '.', json: false }],
-  [['scan', './venv'], { mode: 'scan', path: './venv', json: false }],
-  [['scan', '--json', '/srv/a/venv'], { mode: 'scan', path: '/srv/a/venv', json: true }],
-  [['verify'], { mode: 'verify', path: '.', json: false, relocatable: false }],
-  [['verify', 'v', '--json'], { mode: 'verify', path: 'v', json: true, relocatable: false }],
-  [['verify', 'v', '--relocatable'], { mode: 'verify', path: 'v', json: false, relocatable: true }],
+  [['scan'], { mode: 'scan', path: '.', json: false, verbose: false, ...OUT }],
+  [['scan', './venv'], { mode: 'scan', path: './venv', json: false, verbose: false, ...OUT }],
+  [
+    ['scan', '--json', '/srv/a/venv'],
+    { mode: 'scan', path: '/srv/a/venv', json: true, verbose: false, ...OUT },
+  ],
+  [['scan', 'v', '--verbose'], { mode: 'scan', path: 'v', json: false, verbose: true, ...OUT }],
+  [['verify'], { mode: 'verify', path: '.', json: false, relocatable: false, ...OUT }],
+  [
+    ['verify', 'v', '--json'],
+    { mode: 'verify', path: 'v', json: true, relocatable: false, ...OUT },
+  ],
+  [
+    ['verify', 'v', '--relocatable'],
+    { mode: 'verify', path: 'v', json: false, relocatable: true, ...OUT },
+  ],
   [
     ['make-relocatable'],
-    { mode: 'make-relocatable', path: '.', dryRun: false, diff: false, json: false },
+    { mode: 'make-relocatable', path: '.', dryRun: false, diff: false, json: false, ...OUT },
   ],
   [
     ['make-relocatable', './venv', '--dry-run', '--diff', '--json'],
-    { mode: 'make-relocatable', path: './venv', dryRun: true, diff: true, json: true },
+    { mode: 'make-relocatable', path: './venv', dryRun: true, diff: true, json: true, ...OUT },
   ],
   [
     ['--update-path', '/srv/x', 'make-relocatable'],
     compat({ updatePath: '/srv/x', path: 'make-relocatable' }),
   ],
   // A PATH named like a command is a PATH after the command.
-  [['verify', 'scan'], { mode: 'verify', path: 'scan', json: false, relocatable: false }],
+  [['verify', 'scan'], { mode: 'verify', path: 'scan', json: false, relocatable: false, ...OUT }],
   [['--update-path', '/srv/x', 'verify'], compat({ updatePath: '/srv/x', path: 'verify' })],
+  // --to auto is read as written; the command resolves it as --update-path auto.
+  [
+    ['relocate', 'v', '--to', 'auto'],
+    {
+      mode: 'relocate',
+      ...OUT,
+      path: 'v',
+      to: 'auto',
+      from: undefined,
+      forceFrom: false,
+      maps: [],
+      dryRun: false,
+      diff: false,
+      json: false,
+      verbose: false,
+      strict: false,
+      dropUnreadablePycs: false,
+    },
+  ],
+  // --json, --quiet and --no-progress: on every command, the virtualenv-tools form included.
+  [
+    ['--update-path', 'auto', 'v', '--json', '--quiet', '--no-progress'],
+    compat({ updatePath: 'auto', path: 'v', json: true, quiet: true, progress: false }),
+  ],
+  [['--reinitialize', '--json', 'v'], compat({ reinitialize: true, path: 'v', json: true })],
+  [
+    ['scan', '--quiet', '--no-progress'],
+    { mode: 'scan', path: '.', json: false, verbose: false, quiet: true, progress: false },
+  ],
+  [
+    ['verify', '--quiet'],
+    { mode: 'verify', path: '.', json: false, relocatable: false, quiet: true, progress: true },
+  ],
 ];
 
 for (const [argv, expected] of table) {
@@ -238,7 +293,7 @@ test('scan, verify and make-relocatable --help name their options and show examp
     const r = await parseCli([cmd, '--help']);
     t.is(r.mode, 'output');
     if (r.mode !== 'output') continue;
-    t.regex(r.text, new RegExp(`venv-tools ${cmd} \\[path\\]`));
+    t.regex(r.text, new RegExp(`^usage: venv-tools ${cmd} \\[PATH\\]`));
     t.regex(r.text, /--json/);
     t.regex(r.text, /Examples:/);
     t.regex(r.text, new RegExp(`venv-tools ${cmd} \\./venv`));
@@ -272,7 +327,15 @@ test('completion prints a script, and answers completion queries with commands a
   t.true((await ask('make-relocatable', '--')).includes('--dry-run'));
   t.true((await ask('relocate', '--')).includes('--diff'));
   t.true((await ask('reinit', '--')).includes('--diff'));
-  t.deepEqual(await ask('scan', '--'), ['--help', '--version', '--json']);
+  // --version is the top level's alone.
+  t.deepEqual(await ask('scan', '--'), [
+    '--help',
+    '--json',
+    '--verbose',
+    '--quiet',
+    '--no-progress',
+  ]);
+  t.true((await ask('--')).includes('--version'));
   // Even a line that holds --update-path is answered, never run.
   t.like(await parseCli(['--get-yargs-completions', 'venv-tools', '--update-path', '/x', '']), {
     mode: 'output',

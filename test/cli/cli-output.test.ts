@@ -34,10 +34,11 @@ function plain(args: readonly string[], env: NodeJS.ProcessEnv = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Our environment for a run on a terminal: NO_COLOR only when `extra` sets it. */
+/** Our environment for a run on a terminal: NO_COLOR and CI only when `extra` sets them. */
 function ttyEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm' };
   delete env.NO_COLOR;
+  delete env.CI;
   return { ...env, ...extra };
 }
 
@@ -88,14 +89,26 @@ test('the progress bar is drawn on a terminal and erased at the end, and never o
   if (!haveScript()) return t.fail('util-linux script(1) is needed to give the CLI a terminal');
   const v = moveApp(smallVenv(python, 'out-progress'));
   // Delay 0: the test cannot count on a run lasting the usual half second.
-  const env = ttyEnv({ VENV_TOOLS_PROGRESS_DELAY_MS: '0', NO_COLOR: '1' });
+  const env = ttyEnv({ VENV_TOOLS_PROGRESS_DELAY_MS: '0' });
+  const bar = /\r\x1b\[Kverify record \[[=> ]+\] \d+\/\d+/;
   const verify = runInTty(cliArgv(['verify', v.venv]), env, 80);
-  t.regex(verify.output, /\r\x1b\[Kverify record \[[=> ]+\] \d+\/\d+/);
+  t.regex(verify.output, bar);
+  // --no-progress, --quiet, NO_COLOR and CI each turn it off.
+  for (const [args, extra] of [
+    [['--no-progress'], {}],
+    [['--quiet'], {}],
+    [[], { NO_COLOR: '1' }],
+    [[], { CI: 'true' }],
+  ] as const) {
+    const off = runInTty(cliArgv(['verify', v.venv, ...args]), { ...env, ...extra }, 80);
+    t.is(off.status, 1, off.output);
+    t.notRegex(off.output, /\x1b\[K/, `${args.join(' ')} ${JSON.stringify(extra)}`);
+  }
   const reloc = runInTty(cliArgv(['relocate', v.venv, '--to', v.venv]), env, 80);
   t.is(reloc.status, 0, reloc.output);
   t.regex(reloc.output, /\r\x1b\[Krelocate apply \[[=> ]+\] \d+\/\d+/);
   // Erased before the report: the report's first line starts right after an erase.
-  t.regex(reloc.output, /\r\x1b\[KRelocated /);
+  t.regex(reloc.output, /\r\x1b\[K(\x1b\[\d+m)?Relocated(\x1b\[\d+m)? /);
   const bars = [...reloc.output.matchAll(/\x1b\[K(relocate [^\r\n]*)/g)].map((m) => m[1] as string);
   t.true(bars.length > 0);
   for (const bar of bars) t.true(bar.length < 80, `never as wide as the terminal: ${bar}`);
@@ -164,16 +177,17 @@ test('--dry-run prints the plan file by file, grouped by kind, and changes no by
   t.deepEqual(diffSnapshots(before, snapshotTree(v.venv)), []);
   const old = path.join(v.top, 'build', 'app', 'venv');
   t.is(r.stdout.split('\n')[0], `Would relocate ${v.venv}: ${old} -> ${v.venv}`);
-  t.regex(r.stdout, /^ {2}script \(1\)\n {4}S bin\/tool$/m);
-  t.regex(r.stdout, new RegExp(`^  \\.pth \\(1\\)\\n    P ${v.site}/app\\.pth$`, 'm'));
+  // Kinds are named as --json names them.
+  t.regex(r.stdout, /^ {2}shebang \(1\)\n {4}S bin\/tool$/m);
+  t.regex(r.stdout, new RegExp(`^  pth \\(1\\)\\n    P ${v.site}/app\\.pth$`, 'm'));
   t.regex(
     r.stdout,
-    new RegExp(`^  RECORD \\(1\\)\\n    R ${v.site}/demo-1\\.0\\.dist-info/RECORD$`, 'm'),
+    new RegExp(`^  record \\(1\\)\\n    R ${v.site}/demo-1\\.0\\.dist-info/RECORD$`, 'm'),
   );
   t.regex(r.stdout, /^ {2}activate \(\d\)$/m);
   t.regex(
     r.stdout,
-    /^ {2}\d+ files scanned \([\d.]+ MB\), would rewrite \d+: 1 script, \d activate, 1 pyvenv\.cfg, 1 \.pth, 1 RECORD; 0 warnings; [\d.]+ s$/m,
+    /^ {2}\d+ files scanned \([\d.]+ MB\), would rewrite \d+: 1 shebang, \d activate, 1 pyvenv-cfg, 1 pth, 1 record; 0 warnings; [\d.]+ s$/m,
   );
 });
 
@@ -185,7 +199,7 @@ test('the summary line of a relocation gives files scanned, files rewritten by k
   t.regex(lines[0] as string, /^Relocated /);
   t.regex(
     lines.at(-1) as string,
-    /^ {2}\d+ files scanned \([\d.]+ MB\), rewrote \d+: 1 script, \d activate, 1 pyvenv\.cfg, 1 \.pth, 1 RECORD; 0 warnings; \d+\.\d\d s$/,
+    /^ {2}\d+ files scanned \([\d.]+ MB\), rewrote \d+: 1 shebang, \d activate, 1 pyvenv-cfg, 1 pth, 1 record; 0 warnings; \d+\.\d\d s$/,
   );
 });
 
@@ -362,7 +376,12 @@ test('each command exits 0 on success, 1 on failure and 2 on a usage error', (t)
   for (const [args, status] of table) {
     const r = cli(args);
     t.is(r.status, status, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    if (status === 2) t.regex(r.stderr, /^venv-tools: .*\nRun venv-tools --help for usage\.\n$/);
+    // A bare call begins with argparse's usage lines, as virtualenv-tools' does.
+    if (status === 2)
+      t.regex(
+        r.stderr,
+        /^(usage: .*\n( {7}.*\n)*)?venv-tools: .*\nRun venv-tools --help for usage\.\n$/,
+      );
   }
   // A moved venv fails verify (1) but scans fine (0): scan describes, verify judges.
   const m = moveApp(smallVenv(python, 'out-exit-moved'));

@@ -15,6 +15,8 @@ const table: Array<[string[], Record<string, unknown>]> = [
       format: undefined,
       dropUnreadablePycs: false,
       json: false,
+      quiet: false,
+      progress: true,
     },
   ],
   [
@@ -38,6 +40,8 @@ const table: Array<[string[], Record<string, unknown>]> = [
       format: 'tar.gz',
       dropUnreadablePycs: true,
       json: true,
+      quiet: false,
+      progress: true,
     },
   ],
   [
@@ -51,6 +55,8 @@ const table: Array<[string[], Record<string, unknown>]> = [
       python: undefined,
       dropUnreadablePycs: false,
       json: false,
+      quiet: false,
+      progress: true,
     },
   ],
   // --reinitialize is unpack's own flag here, not virtualenv-tools' compatible mode.
@@ -74,6 +80,8 @@ const table: Array<[string[], Record<string, unknown>]> = [
       python: '/usr/bin/python3.11',
       dropUnreadablePycs: true,
       json: false,
+      quiet: false,
+      progress: true,
     },
   ],
 ];
@@ -91,6 +99,8 @@ const usageErrors: string[][] = [
   ['unpack', 'a.tar'],
   ['unpack', 'a.tar', 'd', 'e'],
   ['unpack', 'a.tar', 'd', '--to', '/x'],
+  ['pack', 'v', '-x', 'a.tar'],
+  ['unpack', '-o', 'a.tar', 'd'],
 ];
 
 for (const argv of usageErrors) {

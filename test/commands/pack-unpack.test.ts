@@ -222,7 +222,7 @@ test('scan and verify read an archive: what unpack would do, and whether it is w
   const scan = cli(['scan', archive]);
   ok(t, scan, 'scan');
   t.true(scan.stdout.includes(`its files name ${v.builtAt}`), scan.stdout);
-  t.regex(scan.stdout, /\d+ script.*\d+ pyc/);
+  t.regex(scan.stdout, /\d+ shebang.*\d+ pyc/);
   const verify = cli(['verify', archive]);
   ok(t, verify, 'verify');
   t.regex(verify.stdout, /^OK .*whole/);

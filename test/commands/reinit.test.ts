@@ -333,7 +333,15 @@ test('refuses another minor version naming both versions, the reason and --force
     info({ version: '3.12.1', majorMinor: '3.12' }),
     { ...ctx, force: true },
   );
-  t.regex(warned ?? '', /--force/);
+  t.regex(warned ?? '', /^--force: re-pointed \.\/venv /);
+  // A dry run says what a real run would do: nothing was re-pointed.
+  const dry = checkVersionMatch(
+    venvVersionOf(layout311),
+    info({ version: '3.12.1', majorMinor: '3.12' }),
+    { ...ctx, force: true, dryRun: true },
+  );
+  t.regex(dry ?? '', /^--force: a real run would re-point \.\/venv /);
+  t.notRegex(dry ?? '', /re-pointed/);
   t.is(checkVersionMatch(venvVersionOf(layout311), info(), ctx), undefined);
 });
 

@@ -32,7 +32,7 @@ function scanJson(venv: string): ScanDoc {
   return JSON.parse(r.stdout) as ScanDoc;
 }
 
-test('scan of a real venv that was moved shows its layout, the old location with its evidence, and every file that names it, by kind', async (t) => {
+test('scan of a real venv that was moved sums up its layout, where it thinks it is and stands, the files that name the old place by kind, and the relocation; --verbose lists every file', async (t) => {
   const v = await copyVenv(BASIC, newest);
   t.log(`Python ${v.full} (${v.python}), built at ${v.builtAt}, now at ${v.dir}`);
   const before = snapshotTree(path.dirname(v.dir));
@@ -45,26 +45,34 @@ test('scan of a real venv that was moved shows its layout, the old location with
   t.regex(out, new RegExp(`^  python +${v.version} \\(lib/python${v.version}\\)$`, 'm'));
   t.regex(out, /^ {2}bin dir +bin$/m);
   t.regex(out, new RegExp(`^  site-packages +lib/python${v.version}/site-packages$`, 'm'));
+  t.regex(out, new RegExp(`^  thinks it is +${v.builtAt}$`, 'm'));
+  t.regex(out, new RegExp(`^  stands at +${v.dir}$`, 'm'));
   t.regex(out, /^ {2}location +moved: /m);
   t.regex(out, new RegExp(`^  evidence +${v.builtAt} \\(elsewhere\\): bin/activate, `, 'm'));
-  t.regex(out, new RegExp(`^Files that name ${v.builtAt}: \\d+`, 'm'));
-  // Every kind the recipe holds, with its count, and each of the kit's scripts listed under it.
-  for (const kind of [
-    'script',
-    'activate',
-    'pyvenv.cfg',
-    'RECORD',
-    'pyc',
-    'editable finder',
-    '.pth',
-  ])
-    t.regex(out, new RegExp(`^  ${kind.replace('.', '\\.')} \\(\\d+\\)$`, 'm'), kind);
-  for (const s of v.scripts) t.true(out.includes(`\n    S bin/${s}\n`), s);
-  t.regex(out, new RegExp(`^  venv-tools relocate ${v.dir} --to ${v.dir}$`, 'm'));
+  // The files that follow the ones naming it are counted, and why they change is said.
   t.regex(
     out,
-    /^\d+ files scanned \([\d.]+ MB\), \d+ to rewrite: .*script.*; \d+ warnings?; [\d.]+ s$/m,
+    new RegExp(
+      `^Files that name ${v.builtAt}: \\d+, and \\d+ that change with them \\(.*RECORDs? listing their hashes`,
+      'm',
+    ),
   );
+  // A summary by default: counts by kind, no file by file.
+  t.notRegex(out, /^ {4}S bin\//m);
+  t.regex(out, new RegExp(`^Every file, by kind: venv-tools scan ${v.dir} --verbose$`, 'm'));
+  // --verbose: every kind the recipe holds, named as --json names it, with its count, and each
+  // of the kit's scripts listed under it.
+  const verbose = cli(['scan', v.dir, '--verbose']).stdout;
+  for (const kind of ['shebang', 'activate', 'pyvenv-cfg', 'record', 'pyc', 'finder', 'pth'])
+    t.regex(verbose, new RegExp(`^  ${kind} \\(\\d+\\)$`, 'm'), kind);
+  for (const s of v.scripts) t.true(verbose.includes(`\n    S bin/${s}\n`), s);
+  t.regex(out, new RegExp(`^  venv-tools relocate ${v.dir} --to ${v.dir}$`, 'm'));
+  t.regex(out, /^ {2}by kind +\d+ shebang, \d+ activate, 1 pyvenv-cfg, /m);
+  t.regex(
+    out,
+    /^ {2}rewrites these \d+ files \([\d.]+ MB\), in (about [\d.]+ s|well under a second)$/m,
+  );
+  t.regex(out, /^\d+ files scanned \([\d.]+ MB\), \d+ to rewrite; \d+ warnings?; [\d.]+ s$/m);
 });
 
 test('scan lists exactly the files relocate would rewrite, and its JSON says which name the old place', async (t) => {
@@ -116,6 +124,9 @@ test('after relocation, scan shows the venv in place and lists the files that na
   t.regex(r.stdout, /^ {2}location +in place: /m);
   t.regex(r.stdout, new RegExp(`^  evidence +${v.dir} \\(here\\): `, 'm'));
   t.notRegex(r.stdout, /venv-tools relocate/);
+  // It says it is in place, and never that a relocation rewrites these files here.
+  t.regex(r.stdout, /^It is in place: nothing to relocate\./m);
+  t.notRegex(r.stdout, /rewrites them all|\d+ to rewrite/);
 });
 
 test('scan on every CPython here reads the layout and the moved location of a small venv', (t) => {

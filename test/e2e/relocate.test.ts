@@ -182,6 +182,6 @@ test('--dry-run on a real venv lists the plan and changes no byte', async (t) =>
   const before = snapshotTree(path.dirname(v.dir));
   const r = cli(['relocate', v.dir, '--to', v.dir, '--dry-run']);
   t.is(r.status, 0, r.stderr);
-  t.regex(r.stdout, /would rewrite \d+: .*script.*pyc/);
+  t.regex(r.stdout, /would rewrite \d+: .*shebang.*pyc/);
   t.deepEqual(diffSnapshots(before, snapshotTree(path.dirname(v.dir))), []);
 });

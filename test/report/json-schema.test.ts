@@ -1,6 +1,7 @@
 import test from 'ava';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ALL_KINDS } from '../../src/kinds/file-kind.js';
 import { BASIC } from '../fixtures/venvs/recipes.js';
 import { copyVenv } from '../helpers/build-venv.js';
 import { cli } from '../helpers/cli.js';
@@ -87,6 +88,13 @@ test('every schema file is JSON that uses only the checked keywords', (t) => {
   t.throws(() => assertSupported({ properties: { a: { items: { pattern: 'x' } } } }), {
     message: /pattern at \/properties\/a\/items/,
   });
+});
+
+test('every schema lists the one vocabulary of file kinds, the same as the code and the text output', (t) => {
+  for (const name of ['relocate', 'scan', 'verify', 'make-relocatable']) {
+    const defs = schema(name).$defs as Record<string, { enum?: unknown }>;
+    t.deepEqual(defs.kind?.enum, [...ALL_KINDS], name);
+  }
 });
 
 // --- Real output.

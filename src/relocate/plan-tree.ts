@@ -225,13 +225,13 @@ function missedFiles(missed: readonly ByteString[]): VenvToolsError {
 }
 
 /**
- * Read every file once and plan it (DESIGN.md "scan -> plan"), in the orders the Planner needs:
- * RECORDs noted first, then the other files, then the pycs, then the RECORDs rewritten and the
- * symlinks. With two threads, a worker notes the RECORDs and plans the pycs while this thread
- * plans the other files; each then helps with the other's list, claiming files from the same
- * shared counters. The worker encodes its edits as journal frames and hands them over in
- * batches. Its pycs are planned before the .py files are known, so those of a .py this run
- * rewrites are planned again at the end (Planner.pycAgain).
+ * Read every file once and plan it (the scan -> plan step of docs/ARCHITECTURE.md), in the orders
+ * the Planner needs: RECORDs noted first, then the other files, then the pycs, then the RECORDs
+ * rewritten and the symlinks. With two threads, a worker notes the RECORDs and plans the pycs while
+ * this thread plans the other files; each then helps with the other's list, claiming files from the
+ * same shared counters. The worker encodes its edits as journal frames and hands them over in
+ * batches. Its pycs are planned before the .py files are known, so those of a .py this run rewrites
+ * are planned again at the end (Planner.pycAgain).
  */
 export function planTree(input: PlanTreeInput): PlanTreeResult {
   const { root } = input;

@@ -15,7 +15,7 @@ import {
   type Missing,
   type Tool,
 } from './require-tool.js';
-import { cleanEnv, describeFailure, run, type RunResult } from './run.js';
+import { cleanEnv, describeFailure, parseEnv0, run, type RunResult } from './run.js';
 import { freshDir } from './scratch.js';
 
 interface Shell {
@@ -62,21 +62,6 @@ export interface ActivateReport {
   readonly problems: string[];
   readonly ran: string[];
   readonly skipped: string[];
-}
-
-/** Parse `env -0` output into raw values. */
-function parseEnv0(out: Buffer): Map<string, Buffer> {
-  const vars = new Map<string, Buffer>();
-  let start = 0;
-  while (start < out.length) {
-    let end = out.indexOf(0, start);
-    if (end === -1) end = out.length;
-    const entry = out.subarray(start, end);
-    const eq = entry.indexOf(0x3d);
-    if (eq > 0) vars.set(entry.subarray(0, eq).toString('latin1'), entry.subarray(eq + 1));
-    start = end + 1;
-  }
-  return vars;
 }
 
 function show(b: Buffer | undefined): string {

@@ -114,3 +114,18 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   env['PYTHONNOUSERSITE'] = '1';
   return { ...env, ...extra };
 }
+
+/** Parse `env -0` output into raw values. */
+export function parseEnv0(out: Buffer): Map<string, Buffer> {
+  const vars = new Map<string, Buffer>();
+  let start = 0;
+  while (start < out.length) {
+    let end = out.indexOf(0, start);
+    if (end === -1) end = out.length;
+    const entry = out.subarray(start, end);
+    const eq = entry.indexOf(0x3d);
+    if (eq > 0) vars.set(entry.subarray(0, eq).toString('latin1'), entry.subarray(eq + 1));
+    start = end + 1;
+  }
+  return vars;
+}

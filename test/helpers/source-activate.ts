@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { missingTool, which, type Missing, type Tool } from './require-tool.js';
-import { cleanEnv, describeFailure, run } from './run.js';
+import { cleanEnv, describeFailure, parseEnv0, run } from './run.js';
 import { freshDir } from './scratch.js';
 
 interface Shell {
@@ -75,21 +75,6 @@ function shells(): { found: Shell[]; missing: Missing[] } {
     else found.push({ ...s, exe });
   }
   return { found, missing };
-}
-
-/** Parse `env -0` output into raw values. */
-function parseEnv0(out: Buffer): Map<string, Buffer> {
-  const vars = new Map<string, Buffer>();
-  let start = 0;
-  while (start < out.length) {
-    let end = out.indexOf(0, start);
-    if (end === -1) end = out.length;
-    const entry = out.subarray(start, end);
-    const eq = entry.indexOf(0x3d);
-    if (eq > 0) vars.set(entry.subarray(0, eq).toString('latin1'), entry.subarray(eq + 1));
-    start = end + 1;
-  }
-  return vars;
 }
 
 /** What sourcing showed: problems as sentences, and the shells that ran and were missing. */

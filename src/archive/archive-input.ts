@@ -64,16 +64,8 @@ export async function openArchiveInput(
     );
   }
   if (format === 'tar') {
-    // Read ahead by the thread pool while this thread writes the files: a synchronous read of
-    // each MiB here would add the archive's whole read time to the run's.
-    const source = createReadStream('', { fd, highWaterMark: CHUNK, start: 0 });
-    return {
-      format,
-      codec: 'none',
-      size,
-      chunks: streamChunks(source, () => undefined, shown),
-      close: () => source.destroy(),
-    };
+    const reader = fileChunks(fd, shown);
+    return { format, codec: 'none', size, chunks: reader.chunks, close: reader.close };
   }
   const program = format === 'tar.zst' && opts.zstd !== 'wasm' ? findZstd(opts.path) : undefined;
   if (program !== undefined) return zstdProgramInput(program, fd, size);
@@ -102,6 +94,43 @@ export async function openArchiveInput(
       t.destroy();
     },
   };
+}
+
+/**
+ * The file's bytes in chunks of 1 MiB, read ahead by the thread pool while this thread works on
+ * the chunk before (a synchronous read of each MiB here would add the archive's whole read time
+ * to the run's). Two buffers take turns, as a chunk is valid until the next is asked for: a read
+ * stream's new buffer for every MiB made V8 collect its whole heap every 64 MiB or so, for the
+ * memory outside it.
+ */
+function fileChunks(fd: number, shown: string): { chunks: AsyncIterable<Buffer>; close(): void } {
+  let closed = false;
+  const closeFd = () => {
+    if (closed) return;
+    closed = true;
+    fs.closeSync(fd);
+  };
+  async function* chunks(): AsyncGenerator<Buffer> {
+    const buf = Buffer.allocUnsafeSlow(CHUNK);
+    let pos = 0;
+    try {
+      for (;;) {
+        if (closed) return;
+        let n: number;
+        try {
+          n = fs.readSync(fd, buf, 0, buf.length, pos);
+        } catch (err) {
+          throw unreadableError(shown, err, 'check the path and its permissions');
+        }
+        if (n === 0) return;
+        pos += n;
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      closeFd();
+    }
+  }
+  return { chunks: chunks(), close: closeFd };
 }
 
 async function* streamChunks(

@@ -2,6 +2,7 @@ import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { openArchiveInput } from '../../src/archive/archive-input.js';
 import { openArchiveOutput } from '../../src/archive/archive-output.js';
 import { formatFromMagic, formatFromName } from '../../src/archive/archive-format.js';
@@ -300,4 +301,46 @@ test('the reader refuses truncation, a corrupt header, and data after the end', 
   t.throws(() => read(Buffer.concat([whole, Buffer.from('junk'.padEnd(512))])), {
     message: /after the end/,
   });
+});
+
+test('the CRC where each member began is the same, whatever the chunks the stream comes in', (t) => {
+  const w: Buffer[] = [];
+  const writer = new TarWriter({
+    write: (c) => w.push(Buffer.from(c)),
+    ready: () => undefined,
+    finish: async () => undefined,
+    abort: () => undefined,
+  });
+  // Plain members, one with a pax header (a long name, a time in ns), and sizes around a block.
+  const sizes = [0, 1, 511, 512, 513, 3000, 70_000];
+  sizes.forEach((size, i) => {
+    const name = i === 3 ? `${'n'.repeat(150)}/f${i}` : `f${i}`;
+    writer.add(
+      { name, type: 'file', mode: 0o644, size, mtimeNs: 1_700_000_000_123_456_789n, linkname: '' },
+      Buffer.alloc(size, i + 1),
+    );
+  });
+  void writer.finish();
+  const whole = Buffer.concat(w);
+  const seen = (chunk: number): string[] => {
+    const out: string[] = [];
+    const r: TarReader = new TarReader({
+      entry: () => undefined,
+      data: () => undefined,
+      // Asked as unpack asks it: once the member's data is read.
+      endEntry: () => out.push(`${r.entryOffset}:${r.entryCrc}`),
+    });
+    for (let at = 0; at < whole.length; at += chunk) r.push(whole.subarray(at, at + chunk));
+    r.end();
+    return out;
+  };
+  const expected = seen(whole.length);
+  t.is(expected.length, sizes.length);
+  for (const e of expected) {
+    const offset = Number(e.split(':')[0]);
+    t.is(e, `${offset}:${crc32(whole.subarray(0, offset))}`);
+  }
+  for (const chunk of [1, 3, 100, 511, 512, 513, 1000, 4096, 65_536]) {
+    t.deepEqual(seen(chunk), expected, `chunks of ${chunk} bytes`);
+  }
 });

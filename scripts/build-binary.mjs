@@ -15,10 +15,11 @@
 // --no-xz  no compressed copy (xz takes a minute or two).
 //
 // How (Node's Single Executable Applications, on Node 20):
-// - The command and its planning thread are bundled again, from the ES modules bundle that
+// - The command and its two worker threads (planning, and writing an extracted tree) are bundled
+//   again, from the ES modules bundle that
 //   `npm run build` made, as CommonJS with everything in them (yargs and chalk too): a SEA's main
 //   script must be CommonJS, and its `require` knows Node's built-in modules only.
-// - The planning thread's bundle is an asset of the SEA; src/relocate/plan-worker-source.ts
+// - Each worker's bundle is an asset of the SEA, named as its file; src/core/worker-source.ts
 //   starts it with `eval: true` (a SEA has no file to start a worker from).
 // - useCodeCache: V8's compiled code of the main script is stored too, for a faster start. The
 //   bundle must then contain no import(), which esbuild is told to turn into require().
@@ -58,8 +59,8 @@ const { values: opts } = parseArgs({
 
 /** The fuse Node looks for to know it carries a SEA blob: `:0` in a plain node, `:1` in a SEA. */
 const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
-/** The key src/relocate/plan-worker-source.ts reads the planning thread's bundle from. */
-const WORKER_ASSET = 'plan-worker.js';
+/** The worker threads' bundles: each is an asset under its file's name (src/core/worker-source.ts). */
+const WORKERS = ['plan-worker.js', 'write-worker.js'];
 
 /** The build's own folder (below), kept when the build fails, for a look at its files. */
 let work;
@@ -71,7 +72,7 @@ const fail = (message) => {
 
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
 const bundled = join(root, 'dist', 'bin');
-for (const f of ['venv-tools.js', 'plan-worker.js']) {
+for (const f of ['venv-tools.js', ...WORKERS]) {
   try {
     statSync(join(bundled, f));
   } catch {
@@ -106,7 +107,8 @@ work = mkdtempSync(join(tmpdir(), 'venv-tools-sea-'));
 
 // 1. The two CommonJS bundles.
 const main = await bundle('venv-tools.js', 'venv-tools.cjs');
-const worker = await bundle('plan-worker.js', 'plan-worker.cjs');
+const assets = {};
+for (const w of WORKERS) assets[w] = await bundle(w, w.replace(/\.js$/, '.cjs'));
 
 // 2. The blob, made by the base node itself.
 const config = join(work, 'sea-config.json');
@@ -120,7 +122,7 @@ writeFileSync(
       disableExperimentalSEAWarning: true,
       useCodeCache: true,
       useSnapshot: false,
-      assets: { [WORKER_ASSET]: worker },
+      assets,
     },
     null,
     2,
@@ -203,7 +205,7 @@ async function bundle(from, to) {
       VENV_TOOLS_VERSION: JSON.stringify(version),
       // CommonJS has no import.meta. yargs makes a path of it when loaded (for its translations,
       // which then are not found: its English strings are built in). Nothing of venv-tools uses
-      // it in a SEA (plan-worker-source.ts and version.ts take another way there): a path that
+      // it in a SEA (worker-source.ts and version.ts take another way there): a path that
       // cannot exist makes sure a mistake fails rather than finds files beside the binary.
       'import.meta.url': JSON.stringify('file:///nonexistent/venv-tools-sea/main.cjs'),
     },

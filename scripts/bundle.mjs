@@ -1,5 +1,6 @@
-// Bundle the command (dist/bin/venv-tools.js) and its planning thread (dist/bin/plan-worker.js)
-// into one file each, from tsc's output (`npm run build` runs this after tsc).
+// Bundle the command (dist/bin/venv-tools.js) and its two worker threads (dist/bin/plan-worker.js,
+// which plans a relocation, and dist/bin/write-worker.js, which writes an extracted tree) into one
+// file each, from tsc's output (`npm run build` runs this after tsc).
 //
 // Why: Node 20 loads an ES module graph file by file. The command's ~50 modules took 55-80 ms of
 // a run before any work began, and the planning thread, which loads most of them again in its
@@ -28,6 +29,7 @@ await build({
   entryPoints: {
     'venv-tools': join(dist, 'bin', 'venv-tools.js'),
     'plan-worker': join(dist, 'src', 'relocate', 'plan-worker.js'),
+    'write-worker': join(dist, 'src', 'archive', 'write-worker.js'),
   },
   outdir: join(dist, 'bin'),
   // Code that only some commands run (and yargs, which they import) is split into chunks loaded

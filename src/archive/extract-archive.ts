@@ -2,8 +2,9 @@
  * Extract an archive into a fresh folder, checking every member first (member-checks.ts), and,
  * for an archive venv-tools packed, relocating in the stream: each member that names the old
  * prefix is planned from the bytes in hand by the same Planner a relocation uses, and written
- * once, already rewritten. Nothing is read back from disk. Files are written with synchronous
- * calls straight from the decompressed chunks: at tar's speed, in bounded memory.
+ * once, already rewritten. Nothing is read back from disk. Files are written by writing threads
+ * (tree-writer.ts) while this thread reads, checks and plans the next members: at tar's speed,
+ * in bounded memory.
  */
 import { performance } from 'node:perf_hooks';
 import { errnoOf, VenvToolsError } from '../core/errors.js';
@@ -20,7 +21,6 @@ import type { Warning } from '../core/warning.js';
 import { Planner, type BinaryHit, type EditSink, type FileStat } from '../plan/planner.js';
 import { looksBinary } from '../scan/classify-file.js';
 import type { Layout } from '../scan/detect-layout.js';
-import { appendAll } from './append-all.js';
 import type { ArchiveInput } from './archive-input.js';
 import { CorruptStreamError } from './archive-input.js';
 import {
@@ -36,6 +36,9 @@ import { DEFAULT_LIMITS, MemberGuard, MemberRefusal, type ArchiveLimits } from '
 import type { TarHeader } from './tar-header.js';
 import { RefusedTypeError, TarFormatError, TarReader, type TarVisitor } from './tar-reader.js';
 import { isRegularFile } from '../core/real-path.js';
+import { trace } from '../core/trace.js';
+import { openTreeWriter, type TreeWriter } from './tree-writer.js';
+import { makeFolder } from './write-ops.js';
 
 /** The relocation to make in the stream, decided once the manifest is read. */
 export interface StreamRelocation {
@@ -54,6 +57,11 @@ export interface ExtractOptions {
   readonly shown: string;
   /** An empty folder to extract into (absolute, byte string); undefined reads and checks only. */
   readonly into: ByteString | undefined;
+  /**
+   * What writes below `into`, started by the caller (so that its thread boots early); one is
+   * started here when absent. Closed when this returns or throws.
+   */
+  readonly writer?: TreeWriter;
   readonly limits?: ArchiveLimits;
   /** Given the manifest, the relocation to make in the stream (none: extract as it is). */
   readonly relocateFor?: (m: ArchiveManifest) => StreamRelocation | undefined;
@@ -109,6 +117,11 @@ const MASK = (() => {
   return old;
 })();
 
+/** Whether a file made with this mode needs a chmod too: the umask takes bits off at open. */
+function needsChmod(mode: number): boolean {
+  return (mode & 0o777 & ~MASK) !== mode;
+}
+
 /** The order pack writes members in, which in-stream planning relies on (see Planner). */
 type Phase = 0 | 1 | 2 | 3 | 4;
 function phaseOf(h: TarHeader, rel: ByteString): Phase {
@@ -145,7 +158,6 @@ class Extractor implements TarVisitor, EditSink {
   private cur: TarHeader | undefined;
   private curRel: ByteString = '';
   private mode: 'skip' | 'meta' | 'stream' | 'whole' = 'skip';
-  private fd = -1;
   private buf = Buffer.allocUnsafe(1 << 20);
   private used = 0;
   /** The data of the member in hand when it came in one chunk (valid until endEntry returns). */
@@ -164,6 +176,8 @@ class Extractor implements TarVisitor, EditSink {
   constructor(
     private readonly opts: ExtractOptions,
     private readonly reader: () => TarReader,
+    /** Makes the file calls below opts.into, in order (undefined: nothing is written). */
+    private readonly writer: TreeWriter | undefined,
   ) {
     this.guard = new MemberGuard(opts.limits ?? DEFAULT_LIMITS);
   }
@@ -229,17 +243,14 @@ class Extractor implements TarVisitor, EditSink {
       this.venvRoots.push(rel.slice(0, Math.max(0, rel.length - '/pyvenv.cfg'.length)));
     }
     if (h.type === 'file') this.bytes += h.size;
-    if (this.opts.into === undefined) return;
+    const w = this.writer;
+    if (w === undefined) return;
     if (h.type === 'dir') {
       if (rel === '') this.rootMode = h.mode;
       if (!fresh) return;
       if (!this.made.has(rel)) {
         this.ensureParent(rel);
-        try {
-          fs.mkdirSync(this.path(rel), 0o700);
-        } catch (err) {
-          if (errnoOf(err) !== 'EEXIST' || !this.implicit.has(rel)) throw err;
-        }
+        w.ops.mkdir(rel);
         this.made.add(rel);
       }
       this.implicit.delete(rel);
@@ -255,11 +266,11 @@ class Extractor implements TarVisitor, EditSink {
         const out = this.out as { op: 'symlink'; target: ByteString } | undefined;
         if (out !== undefined) target = out.target;
       }
-      fs.symlinkSync(fsPath(target), this.path(rel));
+      w.symlink(rel, target);
       return;
     }
     if (h.type === 'hardlink') {
-      fs.linkSync(this.path(this.guard.linkTarget(h)), this.path(rel));
+      w.link(rel, this.guard.linkTarget(h));
       return;
     }
     if (this.planner !== undefined && h.size <= WHOLE_MAX) {
@@ -269,7 +280,7 @@ class Extractor implements TarVisitor, EditSink {
       this.mode = 'whole';
       return;
     }
-    this.fd = this.create(rel, h.mode);
+    w.ops.open(rel, h.mode, timeArg(h.mtimeNs), needsChmod(h.mode));
     this.mode = 'stream';
     this.hit = false;
     this.tail = Buffer.alloc(0);
@@ -294,7 +305,7 @@ class Extractor implements TarVisitor, EditSink {
         this.used += chunk.length;
         return;
       case 'stream':
-        appendAll(this.fd, chunk);
+        (this.writer as TreeWriter).ops.data(chunk);
         if (this.relocation !== undefined) this.searchLarge(chunk);
         return;
     }
@@ -310,8 +321,7 @@ class Extractor implements TarVisitor, EditSink {
         this.endWhole(h);
         break;
       case 'stream':
-        this.finishFile(this.fd, h);
-        this.fd = -1;
+        (this.writer as TreeWriter).ops.close();
         if (this.hit) this.largeHit(h);
         break;
       case 'skip':
@@ -332,7 +342,11 @@ class Extractor implements TarVisitor, EditSink {
           this.planner = new Planner(
             this.relocation.layout,
             this.relocation.mappings,
-            (rel) => isRegularFile(into, rel),
+            // Asked only of a pyc that cannot be rewritten: the writer catches up first.
+            (rel) => {
+              this.writer?.sync();
+              return isRegularFile(into, rel);
+            },
             this,
             // The venv's python is not run while extracting: a pyc that cannot be rewritten is
             // removed (Python compiles it again on import), or refused when sourceless.
@@ -395,14 +409,7 @@ class Extractor implements TarVisitor, EditSink {
     const out = this.out as { op: 'write'; bytes: Buffer } | { op: 'remove' } | undefined;
     if (out?.op === 'remove') return;
     const data = out?.op === 'write' ? out.bytes : bytes;
-    const fd = this.create(rel, h.mode);
-    try {
-      appendAll(fd, data);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
-    this.finishFile(fd, h);
+    (this.writer as TreeWriter).ops.file(rel, h.mode, timeArg(h.mtimeNs), needsChmod(h.mode), data);
   }
 
   // EditSink: the planner's edits for the member in hand.
@@ -417,24 +424,6 @@ class Extractor implements TarVisitor, EditSink {
   remove(rel: ByteString): void {
     this.out = { op: 'remove' };
     this.changes.push({ rel, kind: 'pyc-removed', op: 'remove' });
-  }
-
-  private create(rel: ByteString, mode: number): number {
-    return fs.openSync(
-      this.path(rel),
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
-      mode & 0o777,
-    );
-  }
-
-  private finishFile(fd: number, h: TarHeader): void {
-    try {
-      const t = timeArg(h.mtimeNs);
-      fs.futimesSync(fd, t, t);
-      if ((h.mode & 0o777 & ~MASK) !== h.mode) fs.fchmodSync(fd, h.mode);
-    } finally {
-      fs.closeSync(fd);
-    }
   }
 
   /** A file too large to hold: searched as it streams past, with an overlap between chunks. */
@@ -461,17 +450,15 @@ class Extractor implements TarVisitor, EditSink {
     this.largeHits.push({ rel: this.curRel, size: h.size });
   }
 
+  /**
+   * A plain tar may list files without their folders: they are made as tar makes them (by the
+   * writer, with the file), and given tar's mode at the end.
+   */
   private ensureParent(rel: ByteString): void {
     const slash = rel.lastIndexOf('/');
     const parent = slash === -1 ? '' : rel.slice(0, slash);
     if (this.made.has(parent)) return;
-    // A plain tar may list files without their folders: made here, as tar makes them.
     this.ensureParent(parent);
-    try {
-      fs.mkdirSync(this.path(parent), 0o700);
-    } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw err;
-    }
     this.made.add(parent);
     this.implicit.add(parent);
   }
@@ -500,7 +487,9 @@ class Extractor implements TarVisitor, EditSink {
         });
       }
     }
-    if (this.opts.into !== undefined) {
+    if (this.writer !== undefined) {
+      // Every file in place first: a folder's time is set after the last entry made in it.
+      this.writer.sync();
       const dirs = [
         ...this.dirs,
         ...[...this.implicit]
@@ -513,24 +502,21 @@ class Extractor implements TarVisitor, EditSink {
         if (d.mtimeNs >= 0n) {
           const t = timeArg(d.mtimeNs);
           fs.lutimesSync(p, t, t);
+        } else {
+          // Made with a file below it, unless that file was a pyc the relocation removed.
+          makeFolder(this.opts.into as ByteString, d.rel);
         }
         fs.chmodSync(p, d.mode);
       }
       // The temporary folder was made private; the tree gets the mode tar would give it.
-      fs.chmodSync(fsPath(this.opts.into), this.rootMode ?? 0o777 & ~MASK);
+      fs.chmodSync(fsPath(this.opts.into as ByteString), this.rootMode ?? 0o777 & ~MASK);
     }
     return { binaries, warnings };
   }
 
-  closeOpen(): void {
-    if (this.fd !== -1) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        // already closed
-      }
-      this.fd = -1;
-    }
+  /** Stop the writer; nothing more is written once this returns. */
+  closeWriter(): void {
+    this.writer?.close();
   }
 }
 
@@ -547,24 +533,31 @@ export async function extractArchive(opts: ExtractOptions): Promise<ExtractResul
   const t0 = performance.now();
   const { input, shown } = opts;
   const holder: { reader?: TarReader } = {};
-  const ex = new Extractor(opts, () => holder.reader as TarReader);
+  const writer = opts.into === undefined ? undefined : (opts.writer ?? openTreeWriter(opts.into));
+  const ex = new Extractor(opts, () => holder.reader as TarReader, writer);
   const reader = new TarReader(ex);
   holder.reader = reader;
   let lastProgress = 0;
   let found: { binaries: BinaryHit[]; warnings: Warning[] };
   try {
+    let waitedForInput = 0;
+    let t = performance.now();
     for await (const chunk of input.chunks) {
+      waitedForInput += performance.now() - t;
       reader.push(chunk);
       ex.guard.checkExpansion(reader.offset, input.size);
       if (opts.onProgress !== undefined && reader.offset - lastProgress > 8 << 20) {
         lastProgress = reader.offset;
         opts.onProgress(Math.min(input.size, reader.offset), input.size);
       }
+      t = performance.now();
     }
+    trace(`archive read: waited for its chunks ${waitedForInput.toFixed(0)} ms in all`);
     reader.end();
     found = ex.finish();
+    ex.closeWriter();
   } catch (err) {
-    ex.closeOpen();
+    ex.closeWriter();
     input.close();
     if (err instanceof RefusedTypeError) {
       throw refused(

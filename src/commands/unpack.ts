@@ -30,6 +30,7 @@ import { findOldPrefix } from '../scan/find-old-prefix.js';
 import { isVenvFolder } from '../scan/is-venv-folder.js';
 import { readEvidence } from '../scan/read-evidence.js';
 import { openArchiveInput } from '../archive/archive-input.js';
+import { openTreeWriter } from '../archive/tree-writer.js';
 import type { ZstdChoice } from '../archive/archive-output.js';
 import { extractArchive, type StreamRelocation } from '../archive/extract-archive.js';
 import type { ArchiveManifest } from '../archive/manifest.js';
@@ -181,14 +182,24 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
       bytesToUtf8(parent),
     );
   }
-  const leftovers = removeLeftovers(parent, base, opts.dest);
-  const destState = checkDest(destAbs, opts.dest, opts.force === true);
-  const input = await openArchiveInput(archiveAbs, opts.archive, {
-    ...(opts.zstd === undefined ? {} : { zstd: opts.zstd }),
-    ...(opts.envPath === undefined ? {} : { path: opts.envPath }),
-  });
   const tmp = `${parent}/.${base}.${TMP_TAG}-${process.pid}`;
-  fs.mkdirSync(toBytes(tmp), 0o700);
+  // The writing thread boots (a fresh isolate, about 0.1 s) while the archive is opened.
+  const writer = openTreeWriter(tmp);
+  let leftovers: string[];
+  let destState: ReturnType<typeof checkDest>;
+  let input: Awaited<ReturnType<typeof openArchiveInput>>;
+  try {
+    leftovers = removeLeftovers(parent, base, opts.dest);
+    destState = checkDest(destAbs, opts.dest, opts.force === true);
+    input = await openArchiveInput(archiveAbs, opts.archive, {
+      ...(opts.zstd === undefined ? {} : { zstd: opts.zstd }),
+      ...(opts.envPath === undefined ? {} : { path: opts.envPath }),
+    });
+    fs.mkdirSync(toBytes(tmp), 0o700);
+  } catch (err) {
+    writer.close();
+    throw err;
+  }
   const warnings: Array<Warning> = [];
   try {
     // An archive venv-tools packed names its prefix: every member that holds it is rewritten for
@@ -210,6 +221,7 @@ export async function unpack(opts: UnpackOptions): Promise<UnpackReport> {
       input,
       shown: opts.archive,
       into: tmp,
+      writer,
       relocateFor,
       ...(opts.limits === undefined ? {} : { limits: opts.limits }),
       ...(opts.onProgress === undefined

@@ -21,7 +21,7 @@ import {
   type WorkerMessage,
 } from './worker-protocol.js';
 import { CTRL_SLOTS } from './worker-protocol.js';
-import { planWorkerSource } from './plan-worker-source.js';
+import { workerSource } from '../core/worker-source.js';
 
 export interface WorkerHandle extends ApplyHelper {
   readonly ctrl: Int32Array;
@@ -59,7 +59,10 @@ export function spawnPlanWorker(): SpareWorker | undefined {
   };
   // Outside the try: a single executable without its worker's code is a broken build, not a
   // machine without threads.
-  const { source, options } = planWorkerSource();
+  const { source, options } = workerSource(
+    'plan-worker.js',
+    () => new URL('./plan-worker.js', import.meta.url),
+  );
   let worker: Worker;
   try {
     worker = new Worker(source, {

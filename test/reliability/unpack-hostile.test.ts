@@ -143,6 +143,17 @@ const cases: Array<{ what: string; members: Member[]; refused: RegExp; format?: 
     refused: /a second member named d/,
   },
   {
+    // Files are written by other threads, later: the symlink must not be made before the
+    // folder that the file before it implies, or the file would be written through it.
+    what: 'a symlink in place of a folder that only an earlier file names',
+    members: [
+      { name: 'imp/evil', type: 'file', data: 'x' },
+      { name: 'imp', type: 'symlink', link: outside },
+      { name: 'imp/evil2', type: 'file', data: 'x' },
+    ],
+    refused: /EEXIST|goes through the earlier symlink imp/,
+  },
+  {
     what: 'a pax path that climbs with ..',
     members: [{ name: `../${'p'.repeat(200)}`, type: 'file', data: 'x' }],
     refused: /`\.\.`/,

@@ -123,3 +123,16 @@ export function isCompatArgv(argv: readonly string[]): boolean {
   }
   return false;
 }
+
+/** argparse keeps the last of a repeated option; yargs gives an array. */
+export function last(v: unknown): string | undefined {
+  const x = Array.isArray(v) ? v[v.length - 1] : v;
+  return x === undefined ? undefined : String(x);
+}
+
+/** `--map OLD=NEW`. */
+export function parseMap(s: string): { from: string; to: string } {
+  const eq = s.indexOf('=');
+  if (eq <= 0 || eq === s.length - 1) throw new UsageError(`--map takes OLD=NEW, got: ${s}`);
+  return { from: s.slice(0, eq), to: s.slice(eq + 1) };
+}

@@ -6,7 +6,14 @@
  * a safety net; the options here are the ones check-argv.ts lists, with their descriptions.
  */
 import yargs, { type Argv, type Options } from 'yargs';
-import { isCompatArgv, UsageError, type CliRequest, type OutputOptions } from './cli-request.js';
+import {
+  isCompatArgv,
+  last,
+  parseMap,
+  UsageError,
+  type CliRequest,
+  type OutputOptions,
+} from './cli-request.js';
 import {
   asksForHelp,
   checkArgv,
@@ -33,18 +40,6 @@ const PARSER_CONFIG = {
 export interface ParseOptions {
   /** The terminal's width; help is wrapped to it (default 80). */
   readonly columns?: number;
-}
-
-/** argparse keeps the last of a repeated option; yargs gives an array. */
-function last(v: unknown): string | undefined {
-  const x = Array.isArray(v) ? v[v.length - 1] : v;
-  return x === undefined ? undefined : String(x);
-}
-
-function parseMap(s: string): { from: string; to: string } {
-  const eq = s.indexOf('=');
-  if (eq <= 0 || eq === s.length - 1) throw new UsageError(`--map takes OLD=NEW, got: ${s}`);
-  return { from: s.slice(0, eq), to: s.slice(eq + 1) };
 }
 
 const flag = (describe: string): Options => ({ type: 'boolean', default: false, describe });

@@ -1,13 +1,15 @@
 import { isCompatArgv, type CliRequest } from './cli-request.js';
 import { checkArgv } from './check-argv.js';
 import { parseCompatArgv } from './parse-compat-argv.js';
+import { parsePlainArgv } from './parse-plain-argv.js';
 import type { ParseOptions } from './parse-cli-with-yargs.js';
 
 /**
  * Parse argv (without node and script) into a request, or throw UsageError. argv is checked
  * against the vocabulary first (check-argv.ts), so that every usage error is worded as the user
- * typed it. The plain compatible forms are then read without yargs (parseCompatArgv), so that a
- * deploy's `--update-path` run does not pay for importing it; everything else goes to yargs.
+ * typed it. The plain forms are then read without yargs (parseCompatArgv, parsePlainArgv), so
+ * that a deploy's `--update-path` or `unpack` run does not pay for importing it; everything else
+ * goes to yargs.
  */
 export async function parseCli(
   argv: readonly string[],
@@ -19,6 +21,9 @@ export async function parseCli(
     checkArgv(argv);
     if (isCompatArgv(argv)) {
       const request = parseCompatArgv(argv);
+      if (request !== undefined) return request;
+    } else {
+      const request = parsePlainArgv(argv);
       if (request !== undefined) return request;
     }
   }

@@ -97,11 +97,11 @@ export async function openArchiveInput(
 }
 
 /**
- * The file's bytes in chunks of 1 MiB, read ahead by the thread pool while this thread works on
- * the chunk before (a synchronous read of each MiB here would add the archive's whole read time
- * to the run's). Two buffers take turns, as a chunk is valid until the next is asked for: a read
- * stream's new buffer for every MiB made V8 collect its whole heap every 64 MiB or so, for the
- * memory outside it.
+ * The file's bytes in chunks of 1 MiB, read here, into one buffer (a chunk is valid until the
+ * next is asked for). The files are written by other threads (tree-writer.ts), so this thread
+ * has the time: waiting for the thread pool's read of each MiB cost it 330-370 ms on the 1x
+ * venv, the reads themselves about 100 ms. And a read stream's new buffer for every MiB made V8
+ * collect its whole heap every 64 MiB or so, for the memory outside it (docs/PERFORMANCE.md).
  */
 function fileChunks(fd: number, shown: string): { chunks: AsyncIterable<Buffer>; close(): void } {
   let closed = false;

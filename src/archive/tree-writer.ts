@@ -42,7 +42,7 @@ import {
 } from './write-protocol.js';
 
 /** Bytes of one batch. */
-export const BATCH_BYTES = 4 << 20;
+export const BATCH_BYTES = 2 << 20;
 /** Batch buffers in all: the one being filled and those the writers hold. */
 const MAX_BATCHES = 6;
 /** How long to wait for a writer that has not begun before going on without it. */
@@ -296,7 +296,14 @@ function startLane(index: number, ctrl: Int32Array, into: ByteString): Lane | un
   );
   let worker: Worker;
   try {
-    worker = new Worker(source, { ...options, workerData: boot, transferList: [port2] });
+    worker = new Worker(source, {
+      ...options,
+      workerData: boot,
+      transferList: [port2],
+      // It allocates next to nothing (views of the batches it is handed): a small young
+      // generation keeps each writer's share of the process's memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 2 },
+    });
   } catch {
     port1.close();
     return undefined; // no threads here: this thread writes

@@ -8,17 +8,10 @@
  * yargs, which reads it the same way (test/cli/parse-plain-argv.test.ts compares the two).
  */
 import { parseMap, type CliRequest, type OutputOptions } from './cli-request.js';
-import { VALUE_OPTIONS, type CommandName } from './check-argv.js';
+import { COMMANDS, VALUE_OPTIONS, type CommandName } from './check-argv.js';
 
-const PLAIN: ReadonlySet<string> = new Set<CommandName>([
-  'relocate',
-  'reinit',
-  'scan',
-  'verify',
-  'pack',
-  'unpack',
-  'make-relocatable',
-]);
+/** Every command but `completion`, whose answers only yargs gives. */
+const PLAIN: ReadonlySet<string> = new Set(COMMANDS.filter((c) => c !== 'completion'));
 
 /** The request a plain, checked argv asks for; undefined when it is not plain. */
 export function parsePlainArgv(argv: readonly string[]): CliRequest | undefined {

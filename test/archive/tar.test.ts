@@ -49,6 +49,20 @@ async function readAll(file: string): Promise<Array<TarHeader & { data: Buffer }
   return out;
 }
 
+/** A tar stream written by our writer into memory: what `add` puts in it, and its end. */
+function tarInMemory(add: (writer: TarWriter) => void): Buffer {
+  const w: Buffer[] = [];
+  const writer = new TarWriter({
+    write: (c) => w.push(Buffer.from(c)),
+    ready: () => undefined,
+    finish: async () => undefined,
+    abort: () => undefined,
+  });
+  add(writer);
+  void writer.finish();
+  return Buffer.concat(w);
+}
+
 const longDir = `${'d'.repeat(120)}/${'e'.repeat(90)}`;
 const members: Array<{ h: TarHeader; data?: Buffer }> = [
   {
@@ -270,19 +284,12 @@ test('formats are chosen by name for writing and by magic bytes for reading', (t
 });
 
 test('the reader refuses truncation, a corrupt header, and data after the end', (t) => {
-  const w: Buffer[] = [];
-  const writer = new TarWriter({
-    write: (c) => w.push(Buffer.from(c)),
-    ready: () => undefined,
-    finish: async () => undefined,
-    abort: () => undefined,
-  });
-  writer.add(
-    { name: 'f', type: 'file', mode: 0o644, size: 1000, mtimeNs: 0n, linkname: '' },
-    Buffer.alloc(1000, 1),
+  const whole = tarInMemory((writer) =>
+    writer.add(
+      { name: 'f', type: 'file', mode: 0o644, size: 1000, mtimeNs: 0n, linkname: '' },
+      Buffer.alloc(1000, 1),
+    ),
   );
-  void writer.finish();
-  const whole = Buffer.concat(w);
   const read = (b: Buffer) => {
     const r = new TarReader({
       entry: () => undefined,
@@ -304,24 +311,24 @@ test('the reader refuses truncation, a corrupt header, and data after the end', 
 });
 
 test('the CRC where each member began is the same, whatever the chunks the stream comes in', (t) => {
-  const w: Buffer[] = [];
-  const writer = new TarWriter({
-    write: (c) => w.push(Buffer.from(c)),
-    ready: () => undefined,
-    finish: async () => undefined,
-    abort: () => undefined,
-  });
   // Plain members, one with a pax header (a long name, a time in ns), and sizes around a block.
   const sizes = [0, 1, 511, 512, 513, 3000, 70_000];
-  sizes.forEach((size, i) => {
-    const name = i === 3 ? `${'n'.repeat(150)}/f${i}` : `f${i}`;
-    writer.add(
-      { name, type: 'file', mode: 0o644, size, mtimeNs: 1_700_000_000_123_456_789n, linkname: '' },
-      Buffer.alloc(size, i + 1),
-    );
-  });
-  void writer.finish();
-  const whole = Buffer.concat(w);
+  const whole = tarInMemory((writer) =>
+    sizes.forEach((size, i) => {
+      const name = i === 3 ? `${'n'.repeat(150)}/f${i}` : `f${i}`;
+      writer.add(
+        {
+          name,
+          type: 'file',
+          mode: 0o644,
+          size,
+          mtimeNs: 1_700_000_000_123_456_789n,
+          linkname: '',
+        },
+        Buffer.alloc(size, i + 1),
+      );
+    }),
+  );
   const seen = (chunk: number): string[] => {
     const out: string[] = [];
     const r: TarReader = new TarReader({

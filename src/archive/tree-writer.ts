@@ -42,7 +42,7 @@ import {
 } from './write-protocol.js';
 
 /** Bytes of one batch. */
-export const BATCH_BYTES = 2 << 20;
+const BATCH_BYTES = 2 << 20;
 /** Batch buffers in all: the one being filled and those the writers hold. */
 const MAX_BATCHES = 6;
 /** How long to wait for a writer that has not begun before going on without it. */
@@ -62,8 +62,6 @@ export interface TreeWriter {
    * failure (nothing is written below `into` once it returns). Again is harmless.
    */
   close(): void;
-  /** How many writing threads began (0: this thread writes). */
-  threads(): number;
 }
 
 /** One writing thread, and what this thread knows of it. */
@@ -83,7 +81,7 @@ interface Lane {
  * four at most. On two cores, a second writer only competed with the main thread (1x venv: 1.36
  * against 1.31 s, median of 7; docs/PERFORMANCE.md).
  */
-export function writerCount(): number {
+function writerCount(): number {
   return Math.min(4, Math.max(1, availableParallelism() - 1));
 }
 
@@ -280,7 +278,6 @@ export function openTreeWriter(into: ByteString, threads = writerCount()): TreeW
         l.port.close();
       }
     },
-    threads: () => lanes.filter((l) => !l.inline).length,
   };
 }
 
